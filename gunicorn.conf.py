@@ -1,0 +1,18 @@
+"""Production server settings (gunicorn with uvicorn workers; see Procfile).
+
+Each uvicorn worker is one event loop that relays many streaming answers at once, so a
+worker per core is enough; a long LLM answer never holds a worker the way a sync worker would.
+"""
+
+import multiprocessing
+import os
+
+bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"  # noqa: S104
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
+worker_class = "uvicorn_worker.UvicornWorker"
+# Streams may legitimately run for minutes: the worker heartbeat, not the request, is timed.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "300"))
+graceful_timeout = 30
+keepalive = 5
+accesslog = "-" if os.environ.get("ACCESS_LOG", "1") == "1" else None
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -1,0 +1,116 @@
+"""Operators' view of the record: conversations, messages, model profiles, feedback."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+
+from .models import Conversation, Feedback, Message, ModelProfile
+
+
+class MessageInline(admin.TabularInline):
+    model = Message
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = (
+        "created",
+        "role",
+        "short_content",
+        "model_name",
+        "total_tokens",
+        "elapsed_time",
+        "status",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="content")
+    def short_content(self, obj: Message) -> str:
+        return obj.content[:120]
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Conversation)
+class ConversationAdmin(admin.ModelAdmin):
+    list_display = ("title", "owner", "message_count", "created", "updated")
+    search_fields = ("title", "owner__username", "owner__email")
+    list_select_related = ("owner",)
+    date_hierarchy = "updated"
+    readonly_fields = ("id", "created")
+    raw_id_fields = ("owner",)
+    inlines = [MessageInline]
+    show_full_result_count = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Conversation]:
+        return super().get_queryset(request).annotate(_message_count=Count("messages"))
+
+    @admin.display(description="messages", ordering="_message_count")
+    def message_count(self, obj: Conversation) -> int:
+        return obj._message_count  # type: ignore[attr-defined]
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "role",
+        "short_content",
+        "model_name",
+        "total_tokens",
+        "elapsed_time",
+        "status",
+        "created",
+        "owner",
+        "conversation_link",
+    )
+    list_filter = ("role", "status", "model_name", "history_truncated")
+    date_hierarchy = "created"
+    search_fields = ("content", "conversation__owner__username", "conversation__owner__email")
+    list_select_related = ("conversation", "conversation__owner")
+    raw_id_fields = ("conversation",)
+    readonly_fields = ("created", "raw_usage")
+    show_full_result_count = False
+    list_per_page = 50
+    actions = ["delete_selected"]
+
+    @admin.display(description="content")
+    def short_content(self, obj: Message) -> str:
+        return obj.content[:80] + ("…" if len(obj.content) > 80 else "")
+
+    @admin.display(description="owner", ordering="conversation__owner__username")
+    def owner(self, obj: Message) -> str:
+        return obj.conversation.owner.get_username()
+
+    @admin.display(description="conversation")
+    def conversation_link(self, obj: Message) -> str:
+        return obj.conversation.title[:40] or str(obj.conversation_id)
+
+
+@admin.register(ModelProfile)
+class ModelProfileAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "display_name",
+        "enabled",
+        "context_length",
+        "input_price_per_million",
+        "output_price_per_million",
+    )
+    list_editable = ("enabled",)
+    list_filter = ("enabled",)
+    search_fields = ("name", "display_name")
+
+
+@admin.register(Feedback)
+class FeedbackAdmin(admin.ModelAdmin):
+    list_display = ("message", "user", "rating", "comment", "created")
+    list_filter = ("rating", "created")
+    list_select_related = ("message", "user")
+    raw_id_fields = ("message", "user")
+    search_fields = ("comment", "user__username")

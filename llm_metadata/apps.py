@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class LlmMetadataConfig(AppConfig):
+    name = "llm_metadata"
+    verbose_name = "LLM Metadata"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import signals  # noqa: F401  (connects the receivers)

@@ -1,0 +1,162 @@
+"""The record: conversations, their messages with every measurement, and the model registry."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class ConversationQuerySet(models.QuerySet["Conversation"]):
+    def for_user(self, user: models.Model) -> ConversationQuerySet:
+        """The only way views reach conversations: those the user owns."""
+        if not getattr(user, "is_authenticated", False):
+            return self.none()
+        return self.filter(owner=user)
+
+
+class Conversation(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations"
+    )
+    title = models.CharField(max_length=200, blank=True)
+    system_prompt = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(default=timezone.now)
+
+    objects = ConversationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-updated"]
+        indexes = [models.Index(fields=["owner", "-updated"], name="conv_owner_updated")]
+
+    def __str__(self) -> str:
+        return self.title or str(self.id)
+
+
+class Message(models.Model):
+    class Role(models.TextChoices):
+        USER = "user"
+        ASSISTANT = "assistant"
+        SYSTEM = "system"
+
+    class Status(models.TextChoices):
+        OK = "ok"
+        ERROR = "error"
+        CANCELLED = "cancelled"
+        PENDING = "pending"
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices)
+    content = models.TextField(blank=True)
+    model_name = models.CharField(max_length=200, blank=True)
+    temperature = models.FloatField(null=True, blank=True)
+    top_k = models.PositiveIntegerField(null=True, blank=True)
+    top_p = models.FloatField(null=True, blank=True)
+    max_tokens = models.PositiveIntegerField(null=True, blank=True)
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    total_tokens = models.PositiveIntegerField(null=True, blank=True)
+    elapsed_time = models.FloatField(null=True, blank=True, help_text="seconds")
+    time_to_first_token = models.FloatField(null=True, blank=True, help_text="seconds")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OK)
+    error = models.TextField(blank=True)
+    finish_reason = models.CharField(max_length=32, blank=True)
+    raw_usage = models.JSONField(null=True, blank=True)
+    history_truncated = models.BooleanField(default=False)
+    cost = models.DecimalField(max_digits=14, decimal_places=8, null=True, blank=True)
+    attachment = models.FileField(upload_to="attachments/%Y/%m/", blank=True, max_length=255)
+    attachment_name = models.CharField(max_length=255, blank=True)
+    attachment_text = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created", "id"]
+        indexes = [
+            models.Index(fields=["conversation", "created", "id"], name="msg_conv_order"),
+            models.Index(fields=["model_name", "created"], name="msg_model_created"),
+            models.Index(fields=["role", "created"], name="msg_role_created"),
+            models.Index(fields=["status", "created"], name="msg_status_created"),
+            models.Index(fields=["created"], name="msg_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {self.content[:50]}"
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        """Completion tokens over generation time (after the first token), when both are known."""
+        if not self.completion_tokens or not self.elapsed_time:
+            return None
+        generation = self.elapsed_time - (self.time_to_first_token or 0.0)
+        if generation <= 0:
+            generation = self.elapsed_time
+        return self.completion_tokens / generation
+
+
+class ModelProfile(models.Model):
+    """Per-model settings an operator edits in the admin: defaults, context, prices."""
+
+    name = models.CharField(max_length=200, unique=True, help_text="model id at the endpoint")
+    display_name = models.CharField(max_length=200, blank=True)
+    enabled = models.BooleanField(default=True)
+    context_length = models.PositiveIntegerField(default=8192)
+    default_temperature = models.FloatField(default=0.7)
+    default_top_k = models.PositiveIntegerField(default=40)
+    default_top_p = models.FloatField(default=0.9)
+    default_max_tokens = models.PositiveIntegerField(default=600)
+    input_price_per_million = models.DecimalField(
+        max_digits=12, decimal_places=6, null=True, blank=True, help_text="per 1M prompt tokens"
+    )
+    output_price_per_million = models.DecimalField(
+        max_digits=12, decimal_places=6, null=True, blank=True, help_text="per 1M completion tokens"
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.display_name or self.name
+
+    def cost_for(self, prompt_tokens: int | None, completion_tokens: int | None) -> Decimal | None:
+        """Cost of one call; None when a price or a token count is unknown (never a false zero)."""
+        if self.input_price_per_million is None or self.output_price_per_million is None:
+            return None
+        if prompt_tokens is None or completion_tokens is None:
+            return None
+        million = Decimal(1_000_000)
+        return (
+            Decimal(prompt_tokens) * self.input_price_per_million
+            + Decimal(completion_tokens) * self.output_price_per_million
+        ) / million
+
+
+class Feedback(models.Model):
+    """A user's thumbs up or down, with an optional comment, on one answer."""
+
+    class Rating(models.IntegerChoices):
+        UP = 1, "thumbs up"
+        DOWN = -1, "thumbs down"
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="feedback")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="feedback"
+    )
+    rating = models.SmallIntegerField(choices=Rating.choices)
+    comment = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["message", "user"], name="feedback_one_per_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_rating_display()} on message {self.message_id}"
