@@ -298,3 +298,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {"llm_metadata": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False}},
 }
+
+# --- System checks ----------------------------------------------------------------------------
+
+SILENCED_SYSTEM_CHECKS = [
+    # HSTS preload is a commitment only the operator can make (submitting the domain to the
+    # browsers' list); it is opt-in with SECURE_HSTS_PRELOAD=1, so the deploy check stays quiet.
+    "security.W021",
+]
