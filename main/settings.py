@@ -8,6 +8,7 @@ silently falling back to a default.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -255,6 +256,12 @@ MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or BASE_DIR / "media")
 MEDIA_URL = "/media/"
 
 # --- Static files -----------------------------------------------------------------------------
+
+# WhiteNoise hands Django's ASGI handler plain file iterators, which it reads in a thread and
+# warns about on every static request; that is the intended path for small hashed files.
+warnings.filterwarnings(
+    "ignore", message="StreamingHttpResponse must consume synchronous iterators", category=Warning
+)
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
