@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
+from .exports import export_selected_as_csv
 from .models import Conversation, Feedback, Message, ModelProfile
 
 
@@ -77,7 +78,7 @@ class MessageAdmin(admin.ModelAdmin):
     readonly_fields = ("created", "raw_usage")
     show_full_result_count = False
     list_per_page = 50
-    actions = ["delete_selected"]
+    actions = ["delete_selected", export_selected_as_csv]
 
     @admin.display(description="content")
     def short_content(self, obj: Message) -> str:

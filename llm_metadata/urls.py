@@ -1,6 +1,9 @@
 from django.urls import path
 
+from .views import analytics as analytics_views
 from .views import chat, conversations, health, home, json_viewer
+from .views import exports as export_views
+from .views import feedback as feedback_views
 
 app_name = "llm_metadata"
 
@@ -17,4 +20,14 @@ urlpatterns = [
         name="conversation-delete",
     ),
     path("json-viewer/", json_viewer.json_viewer, name="json-viewer"),
+    # Analytics, feedback, export and import.
+    path("analytics/", analytics_views.analytics_page, name="analytics"),
+    path("message/<int:pk>/feedback/", feedback_views.message_feedback, name="message-feedback"),
+    path("conversation/import/", export_views.conversation_import, name="conversation-import"),
+    path(
+        "conversation/<uuid:pk>/export/<str:fmt>/",
+        export_views.conversation_export,
+        name="conversation-export",
+    ),
+    path("export/messages.<str:fmt>", export_views.messages_export, name="messages-export"),
 ]

@@ -1,0 +1,104 @@
+"""Downloads of the record (one conversation, or all messages streamed) and JSON import."""
+
+from __future__ import annotations
+
+import datetime as dt
+from uuid import UUID
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.views.decorators.http import require_POST
+
+from .. import exports, imports
+from ..models import Conversation
+
+CONVERSATION_FORMATS = {
+    "json": ("application/json; charset=utf-8", exports.conversation_json),
+    "md": ("text/markdown; charset=utf-8", exports.conversation_markdown),
+}
+STREAM_FORMATS = ("csv", "jsonl")
+
+
+class MessageExportFilter(forms.Form):
+    user = forms.CharField(required=False, max_length=150)
+    model = forms.CharField(required=False, max_length=200)
+    since = forms.DateField(required=False)
+    until = forms.DateField(required=False)
+
+
+@login_required
+def conversation_export(request: HttpRequest, pk: UUID, fmt: str) -> HttpResponse:
+    """One of the user's conversations as JSON, Markdown or CSV."""
+    conversation = get_object_or_404(Conversation.objects.for_user(request.user), pk=pk)
+    name = f"conversation-{conversation.pk}.{fmt}"
+    if fmt == "csv":
+        batches = exports.iter_batches(conversation.messages.all())
+        return exports.streaming_response(request, exports.csv_chunks(batches), name)
+    if fmt not in CONVERSATION_FORMATS:
+        raise Http404("Unknown export format.")
+    content_type, render = CONVERSATION_FORMATS[fmt]
+    return exports.attachment(HttpResponse(render(conversation), content_type=content_type), name)
+
+
+@login_required
+def messages_export(request: HttpRequest, fmt: str) -> HttpResponse:
+    """All the user's messages (staff: anyone's, by ?user=, '*' for all) streamed as CSV/JSONL."""
+    if fmt not in STREAM_FORMATS:
+        raise Http404("Unknown export format.")
+    form = MessageExportFilter(request.GET)
+    if not form.is_valid():
+        return HttpResponse(form.errors.as_text(), status=400, content_type="text/plain")
+    data = form.cleaned_data
+    owner = request.user
+    if data["user"] and request.user.is_staff:
+        owner = (
+            None
+            if data["user"] == "*"
+            else get_user_model().objects.filter(username=data["user"]).first()
+        )
+        if data["user"] != "*" and owner is None:
+            raise Http404("No such user.")
+    midnight = dt.time.min
+
+    def moment(day: dt.date | None, shift: int = 0) -> dt.datetime | None:
+        return (
+            dt.datetime.combine(day + dt.timedelta(days=shift), midnight, dt.UTC) if day else None
+        )
+
+    selected = exports.messages_for_export(
+        owner=owner,
+        model=data["model"],
+        since=moment(data["since"]),
+        until=moment(data["until"], shift=1),
+    )
+    batches = exports.iter_batches(selected)
+    chunks = exports.csv_chunks(batches) if fmt == "csv" else exports.jsonl_chunks(batches)
+    return exports.streaming_response(request, chunks, f"messages.{fmt}")
+
+
+@login_required
+@require_POST
+def conversation_import(request: HttpRequest) -> HttpResponse:
+    """Import an exported JSON file (field `json_file`) into the user's own account."""
+    upload = request.FILES.get("json_file")
+    if upload is None:
+        messages.error(request, "Choose a conversation JSON file to import.")
+        return redirect("llm_metadata:conversation-list")
+    if upload.size > settings.MAX_UPLOAD_MB * 1024 * 1024:
+        messages.error(request, f"The file is larger than {settings.MAX_UPLOAD_MB} MB.")
+        return redirect("llm_metadata:conversation-list")
+    try:
+        created = imports.import_conversations(owner=request.user, raw=upload.read())
+    except imports.ImportFileError as exc:
+        messages.error(request, f"Could not import {upload.name}: {exc}")
+        return redirect("llm_metadata:conversation-list")
+    count = len(created)
+    messages.success(request, f"Imported {count} conversation{'s' if count != 1 else ''}.")
+    if count == 1:
+        return redirect("llm_metadata:conversation-detail", pk=created[0].pk)
+    return redirect("llm_metadata:conversation-list")

@@ -1,0 +1,53 @@
+"""Thumbs up / down with an optional comment on an answer: a plain form or a fetch call."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from ..models import Feedback, Message
+
+RATINGS = {"up": Feedback.Rating.UP, "down": Feedback.Rating.DOWN}
+MAX_COMMENT = 2000
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _back(request: HttpRequest, message: Message) -> str:
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = reverse("llm_metadata:conversation-detail", args=[message.conversation_id])
+    return f"{target.split('#')[0]}#message-{message.pk}"
+
+
+@login_required
+@require_POST
+def message_feedback(request: HttpRequest, pk: int) -> HttpResponse:
+    """Set (or replace) the owner's rating of one of their answers; anyone else gets 404."""
+    message = get_object_or_404(
+        Message, pk=pk, role=Message.Role.ASSISTANT, conversation__owner=request.user
+    )
+    rating = RATINGS.get(request.POST.get("rating", ""))
+    comment = request.POST.get("comment", "").strip()
+    if rating is None or len(comment) > MAX_COMMENT:
+        error = "Choose thumbs up or down." if rating is None else "The comment is too long."
+        if _wants_json(request):
+            return JsonResponse(
+                {"errors": {"rating" if rating is None else "comment": [error]}}, status=400
+            )
+        return redirect(_back(request, message))
+    feedback, _ = Feedback.objects.update_or_create(
+        message=message, user=request.user, defaults={"rating": rating, "comment": comment}
+    )
+    if _wants_json(request):
+        label = "up" if feedback.rating == Feedback.Rating.UP else "down"
+        return JsonResponse({"message": message.pk, "rating": label, "comment": feedback.comment})
+    return redirect(_back(request, message))
