@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
@@ -20,8 +21,8 @@ def _nice_max(value: float) -> float:
     """A round axis maximum at or above value."""
     if value <= 0:
         return 1.0
-    step = 10 ** (len(str(int(value))) - 1)
-    return float(((int(value) // step) + 1) * step)
+    step = 10.0 ** math.floor(math.log10(value))
+    return math.ceil(value / step) * step
 
 
 def stacked_days(days: list[dt.date], series: dict[str, dict[dt.date, int]], title: str) -> str:
@@ -42,12 +43,12 @@ def stacked_days(days: list[dt.date], series: dict[str, dict[dt.date, int]], tit
             y -= h
             parts.append(
                 format_html(
-                    '<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" fill="{}">'
+                    '<rect x="{}" y="{}" width="{}" height="{}" fill="{}">'
                     "<title>{} · {}: {} tokens</title></rect>",
-                    x,
-                    y,
-                    bar,
-                    h,
+                    f"{x:.1f}",
+                    f"{y:.1f}",
+                    f"{bar:.1f}",
+                    f"{h:.1f}",
                     colour(j),
                     day.isoformat(),
                     model or "(none)",
@@ -57,9 +58,9 @@ def stacked_days(days: list[dt.date], series: dict[str, dict[dt.date, int]], tit
     step = max(len(days) // 7, 1)
     labels = format_html_join(
         "",
-        '<text x="{:.1f}" y="{}" text-anchor="middle">{}</text>',
+        '<text x="{}" y="{}" text-anchor="middle">{}</text>',
         (
-            (LEFT + i * slot + slot / 2, HEIGHT - 8, day.strftime("%b %d"))
+            (f"{LEFT + i * slot + slot / 2:.1f}", HEIGHT - 8, day.strftime("%b %d"))
             for i, day in enumerate(days)
             if i % step == 0
         ),
@@ -85,14 +86,14 @@ def latency_bars(rows: list[tuple[str, float | None, float | None]], title: str)
                 continue
             parts.append(
                 format_html(
-                    '<rect x="180" y="{}" width="{:.1f}" height="13" fill="{}">'
-                    "<title>{} {}: {:.3f} s</title></rect>",
+                    '<rect x="180" y="{}" width="{}" height="13" fill="{}">'
+                    "<title>{} {}: {} s</title></rect>",
                     y + 2 + k * 14,
-                    plot_w * value / top,
+                    f"{plot_w * value / top:.1f}",
                     colour(k),
-                    model,
+                    model or "(none)",
                     label,
-                    value,
+                    f"{value:.3f}",
                 )
             )
     body = mark_safe("".join(parts))  # noqa: S308

@@ -54,6 +54,7 @@ MESSAGE_FIELDS = (
     "attachment_text",
     "created",
 )
+SAMPLING = ("temperature", "top_k", "top_p", "max_tokens")
 ROW_PREFIX = ("id", "conversation_id", "conversation__title", "conversation__owner__username")
 ROW_COLUMNS = (*ROW_PREFIX, *MESSAGE_FIELDS, "feedback_rating", "feedback_comment")
 CSV_HEADER = tuple(
@@ -118,17 +119,11 @@ def conversation_json(conversation: Conversation) -> str:
 
 
 def _meta_line(m: dict[str, Any]) -> str:
-    parts = [f"status {m['status']}"]
+    """Model, parameters and measurements of one message, on one line."""
+    parts = []
     if m["role"] == Message.Role.ASSISTANT:
-        parts.insert(0, f"model {m['model_name'] or '?'}")
-        for label, key in (
-            ("temperature", "temperature"),
-            ("top_k", "top_k"),
-            ("top_p", "top_p"),
-            ("max_tokens", "max_tokens"),
-        ):
-            if m[key] is not None:
-                parts.append(f"{label} {m[key]}")
+        parts.append(f"model {m['model_name'] or '?'}")
+        parts += [f"{key} {m[key]}" for key in SAMPLING if m[key] is not None]
         if m["total_tokens"] is not None or m["prompt_tokens"] is not None:
             parts.append(
                 f"tokens {m['prompt_tokens']} prompt + {m['completion_tokens']} completion"
@@ -142,6 +137,9 @@ def _meta_line(m: dict[str, Any]) -> str:
             parts.append(f"cost ${m['cost']}")
     if m["attachment_name"]:
         parts.append(f"attachment {m['attachment_name']}")
+    if m["history_truncated"]:
+        parts.append("history truncated")
+    parts.append(f"status {m['status']}")
     return " · ".join(parts)
 
 
@@ -196,10 +194,9 @@ def messages_for_export(
     return messages
 
 
-def iter_batches(
-    messages: QuerySet[Message], batch_size: int = BATCH_SIZE
-) -> Iterator[list[tuple]]:
+def iter_batches(messages: QuerySet[Message], batch_size: int = 0) -> Iterator[list[tuple]]:
     """Rows in id order, one keyset query per batch: memory stays flat however many rows."""
+    batch_size = batch_size or BATCH_SIZE
     rows = export_rows(messages).order_by("id").values_list(*ROW_COLUMNS)
     last_id = 0
     while True:
