@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connections
 from django.test import Client
 from django.urls import reverse
 
@@ -181,6 +182,7 @@ async def test_it_streams_under_asgi(async_client, django_user_model) -> None:
     await async_client.aforce_login(user)
     response = await async_client.get(reverse("llm_metadata:messages-export", args=["jsonl"]))
     body = b"".join([chunk async for chunk in response.streaming_content])
+    await sync_to_async(connections.close_all)()  # the worker thread's connection
     assert [json.loads(line)["content"] for line in body.splitlines()] == ["async?", "yes"]
 
 
