@@ -6,6 +6,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
+pytest_plugins = ["tests.fakes.fixtures"]
+
 PASSWORD = "correct-horse-battery-staple"
 
 

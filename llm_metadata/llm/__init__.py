@@ -1,0 +1,70 @@
+"""The one place that talks to LLM endpoints: OpenAI-compatible (SSE), Ollama (NDJSON), demo.
+
+async for item in astream_chat(request):   # str deltas, then one ChatResult
+result = await achat(request)              # the same stream, collected
+result = chat(request)                     # sync callers
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from asgiref.sync import async_to_sync
+from django.conf import settings
+
+from . import demo, ollama, openai
+from .context import FittedMessages, estimate_tokens, fit_messages
+from .errors import LLMError
+from .registry import default_model, is_demo, model_choices, profile_for
+from .transport import aclose_clients, private_clients
+from .types import ChatRequest, ChatResult
+
+__all__ = [
+    "ChatRequest",
+    "ChatResult",
+    "FittedMessages",
+    "LLMError",
+    "achat",
+    "aclose_clients",
+    "astream_chat",
+    "chat",
+    "default_model",
+    "estimate_tokens",
+    "fit_messages",
+    "is_demo",
+    "model_choices",
+    "profile_for",
+]
+
+
+def astream_chat(request: ChatRequest) -> AsyncIterator[str | ChatResult]:
+    """Text deltas as they arrive, then exactly one ChatResult; failures raise LLMError.
+
+    Closing the iterator (aclose, or cancelling the task) closes the upstream request.
+    """
+    if not settings.API_URL:
+        return demo.stream(request)
+    if settings.API_KIND == "ollama":
+        return ollama.stream(request)
+    return openai.stream(request)
+
+
+async def achat(request: ChatRequest) -> ChatResult:
+    """The whole answer as one ChatResult (the same streamed call, collected)."""
+    result = None
+    async for item in astream_chat(request):
+        if isinstance(item, ChatResult):
+            result = item
+    if result is None:  # pragma: no cover - every backend yields a result or raises
+        raise LLMError("The call ended without a result.", retryable=True)
+    return result
+
+
+def chat(request: ChatRequest) -> ChatResult:
+    """Sync entry point; uses its own short-lived client (it may run on a loop of its own)."""
+    return async_to_sync(_achat_private)(request)
+
+
+async def _achat_private(request: ChatRequest) -> ChatResult:
+    async with private_clients():
+        return await achat(request)

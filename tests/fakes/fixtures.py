@@ -1,0 +1,77 @@
+"""Pytest fixtures: fake LLM servers (one per protocol per session) and the settings to use them.
+
+`fake_openai` / `fake_ollama` reset the server, point API_URL/API_KIND at it (short timeout, no
+key, no API_MODELS) and clear the model-list cache; `server.state` steers it and records requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from django.core.cache import cache
+
+from .server import FakeServer
+from .state import FakeState
+
+TEST_TIMEOUT = 2.0
+
+
+@pytest.fixture(scope="session")
+def _fake_openai_server() -> Iterator[FakeServer]:
+    server = FakeServer(FakeState(kind="openai")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def _fake_ollama_server() -> Iterator[FakeServer]:
+    server = FakeServer(FakeState(kind="ollama")).start()
+    yield server
+    server.stop()
+
+
+def _use(server: FakeServer, settings) -> FakeServer:
+    server.state.reset()
+    settings.API_URL = server.url
+    settings.API_KIND = server.state.kind
+    settings.API_KEY = ""
+    settings.API_MODELS = []
+    settings.API_TIMEOUT = TEST_TIMEOUT
+    cache.clear()
+    return server
+
+
+@pytest.fixture
+def fake_openai(_fake_openai_server: FakeServer, settings) -> Iterator[FakeServer]:
+    """The fake OpenAI-compatible server, configured as the endpoint."""
+    yield _use(_fake_openai_server, settings)
+    cache.clear()
+
+
+@pytest.fixture
+def fake_ollama(_fake_ollama_server: FakeServer, settings) -> Iterator[FakeServer]:
+    """The fake Ollama server, configured as the endpoint."""
+    yield _use(_fake_ollama_server, settings)
+    cache.clear()
+
+
+@pytest.fixture
+def demo_endpoint(settings) -> Iterator[None]:
+    """No endpoint configured: the offline demo model answers (without its per-token delay)."""
+    from llm_metadata.llm import demo
+
+    settings.API_URL = ""
+    cache.clear()
+    delay, demo.DELAY = demo.DELAY, 0.0
+    yield
+    demo.DELAY = delay
+
+
+@pytest.fixture
+async def llm_clients() -> AsyncIterator[None]:
+    """Closes the pooled LLM clients of the test's event loop afterwards."""
+    from llm_metadata.llm import aclose_clients
+
+    yield
+    await aclose_clients()
