@@ -6,6 +6,7 @@ key, no API_MODELS) and clear the model-list cache; `server.state` steers it and
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -75,3 +76,12 @@ async def llm_clients() -> AsyncIterator[None]:
 
     yield
     await aclose_clients()
+
+
+@pytest.fixture
+def llm_log(caplog) -> Iterator[pytest.LogCaptureFixture]:
+    """caplog that also sees the `llm_metadata` loggers (which do not propagate to root)."""
+    logger = logging.getLogger("llm_metadata")
+    logger.addHandler(caplog.handler)
+    yield caplog
+    logger.removeHandler(caplog.handler)

@@ -22,6 +22,10 @@ class Cut(Exception):
     """Raised mid-body: uvicorn then drops the connection without finishing the response."""
 
 
+class ClientGone(Exception):
+    """The client disconnected: the handler stops there."""
+
+
 class Reply:
     """Sends one HTTP response through ASGI; knows whether the client went away."""
 
@@ -37,8 +41,9 @@ class Reply:
     async def chunk(self, data: bytes, delay: float = 0.0) -> None:
         if delay:
             await self.wait(delay)
-        if not self.gone.is_set():
-            await self.send({"type": "http.response.body", "body": data, "more_body": True})
+        if self.gone.is_set():
+            raise ClientGone
+        await self.send({"type": "http.response.body", "body": data, "more_body": True})
 
     async def end(self) -> None:
         await self.send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -52,9 +57,11 @@ class Reply:
         self.finished = True
 
     async def wait(self, seconds: float) -> None:
-        """Sleep, but wake up when the client disconnects."""
+        """Sleep, but stop with ClientGone as soon as the client disconnects."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.gone.wait(), seconds)
+        if self.gone.is_set():
+            raise ClientGone
 
 
 async def handle(

@@ -52,8 +52,8 @@ class FakeApp:
         try:
             reply = protocols.Reply(send, gone)
             await protocols.handle(self.state, scope["method"], scope["path"], headers, body, reply)
-            if gone.is_set() and not reply.finished:
-                self.state.disconnects += 1
+        except protocols.ClientGone:
+            self.state.disconnects += 1
         finally:
             watcher.cancel()
 
@@ -78,6 +78,7 @@ class FakeServer:
             log_level="critical",
             access_log=False,
             lifespan="off",
+            ws="none",
             timeout_graceful_shutdown=1,
         )
         self.server = uvicorn.Server(config)
