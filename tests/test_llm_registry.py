@@ -1,0 +1,73 @@
+"""Models offered: API_MODELS, else the endpoint's list (cached), else the seed's three."""
+
+from __future__ import annotations
+
+import pytest
+
+from llm_metadata.llm import default_model, is_demo, model_choices, profile_for
+from llm_metadata.llm.registry import FALLBACK_MODELS, available_models
+from llm_metadata.models import ModelProfile
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_offers_only_the_demo_model_without_an_endpoint(demo_endpoint):
+    assert is_demo() is True
+    assert model_choices() == [("demo", "Demo model (offline, no endpoint configured)")]
+    assert default_model() == "demo"
+
+
+def test_it_offers_api_models_in_their_order(fake_openai, settings):
+    settings.API_MODELS = ["b-model", "a-model"]
+    assert is_demo() is False
+    assert model_choices() == [("b-model", "b-model"), ("a-model", "a-model")]
+    assert default_model() == "b-model"
+    assert fake_openai.state.requests == []
+
+
+@pytest.mark.parametrize("fixture", ["fake_openai", "fake_ollama"])
+def test_it_lists_the_endpoints_models_once_then_caches_them(request, fixture):
+    fake = request.getfixturevalue(fixture)
+    assert model_choices() == [("fake-small", "fake-small"), ("fake-large", "fake-large")]
+    assert model_choices() == [("fake-small", "fake-small"), ("fake-large", "fake-large")]
+    listed = [r for r in fake.state.requests if r["method"] == "GET"]
+    assert [r["path"] for r in listed] == [
+        "/v1/models" if fake.state.kind == "openai" else "/api/tags"
+    ]
+
+
+def test_it_sends_the_key_when_listing(fake_openai, settings):
+    settings.API_KEY = "sk-list"
+    fake_openai.state.api_key = "sk-list"
+    assert available_models() == (["fake-small", "fake-large"], "endpoint")
+    assert fake_openai.state.requests[0]["headers"]["authorization"] == "Bearer sk-list"
+
+
+def test_it_falls_back_to_the_seed_models_when_the_list_fails(fake_openai, settings):
+    settings.API_URL = "http://127.0.0.1:9/v1"
+    assert model_choices() == [(name, name) for name in FALLBACK_MODELS]
+    assert FALLBACK_MODELS == [
+        "llama3.3:70b-instruct-q5_K_M",
+        "qwen3:32b-q8_0",
+        "phi4-reasoning:14b-plus-q8_0",
+    ]
+
+
+def test_it_labels_and_hides_models_from_their_profiles(fake_openai):
+    ModelProfile.objects.create(name="fake-small", display_name="Small and fast")
+    ModelProfile.objects.create(name="fake-large", enabled=False)
+    assert model_choices() == [("fake-small", "Small and fast")]
+    assert default_model() == "fake-small"
+
+
+def test_it_gives_the_saved_profile_or_unsaved_defaults():
+    saved = ModelProfile.objects.create(name="m", context_length=2048)
+    assert profile_for("m") == saved
+    fresh = profile_for("other")
+    assert fresh.pk is None and fresh.name == "other" and fresh.context_length == 8192
+
+
+def test_it_makes_no_query_per_model(fake_openai, settings, django_assert_num_queries):
+    settings.API_MODELS = [f"model-{i}" for i in range(20)]
+    with django_assert_num_queries(1):
+        assert len(model_choices()) == 20
