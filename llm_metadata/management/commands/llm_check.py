@@ -6,9 +6,11 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
 
 from llm_metadata.llm import ChatRequest, LLMError, chat, default_model, is_demo, profile_for
 from llm_metadata.llm.registry import available_models, endpoint_models
+from llm_metadata.models import ModelProfile
 
 
 def _count(value: int | None) -> str:
@@ -17,6 +19,8 @@ def _count(value: int | None) -> str:
 
 class Command(BaseCommand):
     help = "Show the LLM endpoint, kind and models, then make one short call and print its reply."
+    # A diagnostic: it must run even while an unrelated part of the project fails its checks.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--model", help="model to call (default: the first one offered)")
@@ -40,8 +44,13 @@ class Command(BaseCommand):
         names, source = available_models()
         out(f"Models offered ({source}): {', '.join(names)}")
 
-        model = options["model"] or default_model()
-        profile = profile_for(model)
+        try:
+            model = options["model"] or default_model()
+            profile = profile_for(model)
+        except DatabaseError:
+            out(self.style.WARNING("The database is not ready (run migrate): using defaults."))
+            model = options["model"] or names[0]
+            profile = ModelProfile(name=model)
         request = ChatRequest(
             model=model,
             messages=[{"role": "user", "content": options["prompt"]}],
