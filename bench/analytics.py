@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import message_data  # noqa: E402
+import message_data
 
 CASES = (
     ("30 days", {"period": "30"}),
@@ -48,8 +48,10 @@ def run(url: str, rows: int, repeat: int) -> None:
                 times.append(time.perf_counter() - started)
             assert response.status_code == 200
         answers = sum(row.answers for row in response.context["report"].models)
-        print(f"  {label:<24} {statistics.median(times) * 1000:7.0f} ms  "
-              f"{len(queries):2} queries  {answers:>7,} answers")  # fmt: skip
+        print(
+            f"  {label:<24} {statistics.median(times) * 1000:7.0f} ms  "
+            f"{len(queries):2} queries  {answers:>7,} answers"
+        )
     print(f"peak RSS {message_data.peak_rss_mb():.0f} MB")
 
 

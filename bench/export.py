@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import message_data  # noqa: E402
+import message_data
 
 PHASES = ("http-csv", "http-jsonl", "asgi-jsonl", "command-csv", "command-jsonl")
 
@@ -75,8 +75,18 @@ def child(database_url: str, phase: str) -> None:
     started = time.perf_counter()
     rows, size = {"http": _http, "asgi": _asgi, "command": _command}[kind](fmt)
     seconds = time.perf_counter() - started
-    print(json.dumps({"phase": phase, "rows": rows, "mb": size / 2**20, "seconds": seconds,
-                      "baseline_mb": baseline, "peak_mb": message_data.peak_rss_mb()}))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "phase": phase,
+                "rows": rows,
+                "mb": size / 2**20,
+                "seconds": seconds,
+                "baseline_mb": baseline,
+                "peak_mb": message_data.peak_rss_mb(),
+            }
+        )
+    )
 
 
 def main() -> None:
@@ -90,26 +100,37 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory(prefix="llm-metadata-bench-") as folder:
         url = args.database_url or f"sqlite:///{folder}/bench.sqlite3"
+        here = str(Path(__file__).parent)
+        script = (
+            f"import sys; sys.path.insert(0, {here!r}); import message_data as d;"
+            f"d.configure({url!r}); print(d.generate({args.rows}))"
+        )
         generating = subprocess.run(
-            [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r});"
-             f"import message_data as d; d.configure({url!r}); print(d.generate({args.rows}))"],
-            check=True, capture_output=True, text=True,
-        )  # fmt: skip
+            [sys.executable, "-c", script],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         seconds = float(generating.stdout.split()[-1])
         if seconds:
             print(
-                f"generate  {args.rows:>9,} rows  {seconds:7.1f} s  {args.rows / seconds:>9,.0f} rows/s"
+                f"generate  {args.rows:>9,} rows  {seconds:7.1f} s"
+                f"  {args.rows / seconds:>9,.0f} rows/s"
             )
         print(f"database  {url.split(':')[0]}")
         for phase in PHASES:
             out = subprocess.run(
                 [sys.executable, __file__, "--phase", phase, "--database-url", url],
-                check=True, capture_output=True, text=True,
-            )  # fmt: skip
+                check=True,
+                capture_output=True,
+                text=True,
+            )
             r = json.loads(out.stdout.strip().splitlines()[-1])
-            print(f"{r['phase']:<14} {r['rows']:>9,} rows  {r['mb']:6.1f} MB  {r['seconds']:6.1f} s"
-                  f"  {r['rows'] / r['seconds']:>8,.0f} rows/s  peak RSS {r['peak_mb']:5.0f} MB"
-                  f" (baseline {r['baseline_mb']:.0f} MB)")  # fmt: skip
+            print(
+                f"{r['phase']:<14} {r['rows']:>9,} rows  {r['mb']:6.1f} MB  {r['seconds']:6.1f} s"
+                f"  {r['rows'] / r['seconds']:>8,.0f} rows/s  peak RSS {r['peak_mb']:5.0f} MB"
+                f" (baseline {r['baseline_mb']:.0f} MB)"
+            )
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ("llama3.2:3b", "qwen2.5:7b", "gpt-4o-mini")
+PARAMS = {"temperature": 0.7, "top_k": 40, "top_p": 0.9, "max_tokens": 600}
 
 
 def configure(database_url: str) -> None:
@@ -24,7 +25,7 @@ def configure(database_url: str) -> None:
     os.environ.update(
         DATABASE_URL=database_url,
         DEBUG="0",
-        SECRET_KEY="bench-only-secret-key-not-for-production",
+        SECRET_KEY="bench-only-secret-key-not-for-production",  # noqa: S106 - throw-away data
         ALLOWED_HOSTS="testserver,localhost,127.0.0.1",
         SECURE_SSL_REDIRECT="0",
         SESSION_COOKIE_SECURE="0",
@@ -64,7 +65,7 @@ def generate(rows: int, *, days: int = 30, per_conversation: int = 200) -> float
     if Message.objects.count() >= rows:
         return 0.0
     started = time.perf_counter()
-    user = User.objects.create_user("bench", password="bench", is_staff=True)
+    user = User.objects.create_user("bench", is_staff=True)
     rng = random.Random(7)
     today = dt.datetime.now(dt.UTC).replace(hour=12, minute=0, second=0, microsecond=0)
     made = 0
@@ -75,9 +76,15 @@ def generate(rows: int, *, days: int = 30, per_conversation: int = 200) -> float
         for i in range(min(per_conversation, rows - made)):
             model = MODELS[(made + i) // 2 % len(MODELS)]
             if i % 2 == 0:
-                batch.append(Message(conversation=conversation, role="user", model_name=model,
-                                     content=f"Question {made + i}: why is the sky blue?",
-                                     temperature=0.7, top_k=40, top_p=0.9, max_tokens=600))  # fmt: skip
+                batch.append(
+                    Message(
+                        conversation=conversation,
+                        role="user",
+                        model_name=model,
+                        content=f"Question {made + i}: why is the sky blue?",
+                        **PARAMS,
+                    )
+                )
                 continue
             elapsed = rng.lognormvariate(0.3, 0.6)
             failed = rng.random() < 0.02
@@ -98,7 +105,7 @@ def generate(rows: int, *, days: int = 30, per_conversation: int = 200) -> float
                     status="error" if failed else "ok",
                     finish_reason="stop",
                     raw_usage={"prompt_tokens": 1, "completion_tokens": 2},
-                )  # fmt: skip
+                )
             )
         created = Message.objects.bulk_create(batch, batch_size=1000)
         Message.objects.filter(conversation=conversation).update(created=day)
