@@ -19,7 +19,13 @@ urlpatterns = [
         conversations.conversation_delete,
         name="conversation-delete",
     ),
+    path(
+        "conversation/<uuid:pk>/rename/",
+        conversations.conversation_rename,
+        name="conversation-rename",
+    ),
     path("json-viewer/", json_viewer.json_viewer, name="json-viewer"),
+    path("json-viewer/download/", json_viewer.json_download, name="json-viewer-download"),
     # Analytics, feedback, export and import.
     path("analytics/", analytics_views.analytics_page, name="analytics"),
     path("message/<int:pk>/feedback/", feedback_views.message_feedback, name="message-feedback"),

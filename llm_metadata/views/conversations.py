@@ -1,39 +1,110 @@
-"""History pages: a user's conversations, one conversation, deleting one."""
+"""History pages: a user's conversations, one conversation, renaming and deleting one."""
+
+from __future__ import annotations
 
 from uuid import UUID
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import select_template
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from .. import selectors
 from ..models import Conversation
+
+PAGE_SIZE = 50
+MESSAGE_TEMPLATES = ["llm_metadata/_message.html", "llm_metadata/_message_detail.html"]
+
+
+class HistoryFilterForm(forms.Form):
+    q = forms.CharField(required=False, max_length=200, strip=True, label="Search")
+    model = forms.CharField(required=False, max_length=200, label="Model")
+    start = forms.DateField(required=False, label="From")
+    end = forms.DateField(required=False, label="To")
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("start") and data.get("end") and data["start"] > data["end"]:
+            raise forms.ValidationError("The start date is after the end date.")
+        return data
+
+    def filters(self) -> selectors.HistoryFilters:
+        """The valid filters; an invalid form filters nothing (its errors are shown)."""
+        if not self.is_valid():
+            return selectors.HistoryFilters()
+        data = self.cleaned_data
+        return selectors.HistoryFilters(
+            query=data["q"], model=data["model"], start=data["start"], end=data["end"]
+        )
+
+
+class RenameForm(forms.Form):
+    title = forms.CharField(max_length=200, strip=True)
 
 
 def _get_conversation_for_user(request: HttpRequest, pk: UUID) -> Conversation:
     return get_object_or_404(Conversation.objects.for_user(request.user), pk=pk)
 
 
+def _next_or(request: HttpRequest, fallback: str) -> str:
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return fallback
+
+
 @login_required
 def conversation_list(request: HttpRequest) -> HttpResponse:
-    conversations = Conversation.objects.for_user(request.user).annotate(
-        message_count=Count("messages")
-    )
-    page = Paginator(conversations, 50).get_page(request.GET.get("page"))
-    return render(request, "llm_metadata/conversation_list.html", {"page": page})
+    """The user's conversations under local-date headings, searchable and filterable."""
+    form = HistoryFilterForm(request.GET)
+    filters = form.filters()
+    conversations = selectors.conversations_for(request.user, filters)
+    page = Paginator(conversations, PAGE_SIZE).get_page(request.GET.get("page"))
+    selectors.attach_model_names(page.object_list)
+    context = {
+        "form": form,
+        "filters": filters,
+        "filtered": filters != selectors.HistoryFilters(),
+        "page": page,
+        "groups": selectors.group_by_day(page.object_list),
+        "model_options": selectors.models_used_by(request.user),
+    }
+    return render(request, "llm_metadata/conversation_list.html", context)
 
 
 @login_required
 def conversation_detail(request: HttpRequest, pk: UUID) -> HttpResponse:
+    """Every message of one conversation in order, with all its metadata."""
     conversation = _get_conversation_for_user(request, pk)
-    return render(
-        request,
-        "llm_metadata/conversation_detail.html",
-        {"conversation": conversation, "messages_list": conversation.messages.all()},
-    )
+    context = {
+        "conversation": conversation,
+        "messages_list": selectors.conversation_messages(conversation, request.user),
+        "message_template": select_template(MESSAGE_TEMPLATES).template.name,
+    }
+    return render(request, "llm_metadata/conversation_detail.html", context)
+
+
+@login_required
+@require_POST
+def conversation_rename(request: HttpRequest, pk: UUID) -> HttpResponse:
+    conversation = _get_conversation_for_user(request, pk)
+    form = RenameForm(request.POST)
+    if form.is_valid():
+        conversation.title = form.cleaned_data["title"]
+        conversation.save(update_fields=["title"])
+        messages.success(request, "Conversation renamed.")
+    else:
+        messages.error(request, "A title needs 1 to 200 characters.")
+    detail = reverse("llm_metadata:conversation-detail", args=[conversation.pk])
+    return redirect(_next_or(request, detail))
 
 
 @login_required

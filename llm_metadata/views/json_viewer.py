@@ -1,10 +1,97 @@
-"""The JSON viewer (placeholder until the pages issue lands)."""
+"""The JSON viewer: an uploaded file (or one of the user's conversations) as a tree and a table."""
 
+from __future__ import annotations
+
+import re
+from pathlib import PurePath
+from typing import Any
+from uuid import UUID
+
+from django import forms
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_POST
+
+from .. import exports, json_view
+from ..models import Conversation
+
+# The page carries the document for the download button, so it stays well under
+# DATA_UPLOAD_MAX_MEMORY_SIZE; the tree and table are capped separately.
+VIEWER_MAX_MB = 4
+
+
+def max_bytes() -> int:
+    return min(settings.MAX_UPLOAD_MB, VIEWER_MAX_MB) * 1024 * 1024
+
+
+def download_name(name: str) -> str:
+    """A safe file name for the formatted download: `<stem>-formatted.json`."""
+    stem = re.sub(r"[^\w.-]+", "_", PurePath(name).stem).strip("._") or "data"
+    return f"{stem[:80]}-formatted.json"
+
+
+class JsonUploadForm(forms.Form):
+    json_file = forms.FileField(label="JSON file")
+
+    def clean_json_file(self) -> Any:
+        upload = self.cleaned_data["json_file"]
+        if upload.size > max_bytes():
+            raise forms.ValidationError(
+                f"The file is {upload.size / 1048576:.1f} MB; the viewer takes up to "
+                f"{max_bytes() // 1048576} MB."
+            )
+        try:
+            self.data_value = json_view.decode(upload.read())
+        except json_view.JsonInputError as exc:
+            raise forms.ValidationError(exc.message) from None
+        return upload
+
+
+def _render(
+    request: HttpRequest, form: JsonUploadForm, data: Any = None, name: str = ""
+) -> HttpResponse:
+    context: dict[str, Any] = {"form": form, "max_mb": max_bytes() // 1048576}
+    if name:
+        context.update(
+            name=name,
+            view=json_view.build_view(data),
+            compact=json_view.compact(data),
+            download_name=download_name(name),
+        )
+    return render(request, "llm_metadata/json_viewer.html", context)
 
 
 @login_required
 def json_viewer(request: HttpRequest) -> HttpResponse:
-    return render(request, "llm_metadata/placeholder.html", {"page_title": "JSON viewer"})
+    """GET: the upload form, or `?conversation=<uuid>` of one's own; POST: view the upload."""
+    if request.method == "POST":
+        form = JsonUploadForm(request.POST, request.FILES)
+        if form.is_valid():
+            return _render(request, form, form.data_value, form.cleaned_data["json_file"].name)
+        return _render(request, form)
+    form = JsonUploadForm()
+    if "conversation" in request.GET:
+        try:
+            pk = UUID(request.GET["conversation"])
+        except ValueError:
+            raise Http404("No such conversation.") from None
+        conversation = get_object_or_404(Conversation.objects.for_user(request.user), pk=pk)
+        data = exports.conversation_dict(conversation)
+        return _render(request, form, data, f"conversation-{conversation.pk}.json")
+    return _render(request, form)
+
+
+@login_required
+@require_POST
+def json_download(request: HttpRequest) -> HttpResponse:
+    """The document shown on the page (posted back as compact JSON), formatted, as a download."""
+    try:
+        data = json_view.decode(request.POST.get("data", "").encode())
+    except json_view.JsonInputError as exc:
+        return HttpResponse(exc.message, status=400, content_type="text/plain; charset=utf-8")
+    response = HttpResponse(json_view.pretty(data), content_type="application/json; charset=utf-8")
+    name = download_name(request.POST.get("name", "data.json"))
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response

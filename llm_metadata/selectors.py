@@ -1,0 +1,124 @@
+"""Read queries of the history pages: a user's conversations (filtered, grouped) and one thread.
+
+Every function takes the owner and reaches rows only through `Conversation.objects.for_user`,
+and runs a fixed number of queries whatever the number of rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.utils import timezone
+from django.utils.formats import date_format
+
+from .models import Conversation, Feedback, Message
+
+User = AbstractBaseUser | AnonymousUser
+
+
+@dataclass(frozen=True)
+class HistoryFilters:
+    """What the history page is narrowed to; dates are days in the current time zone."""
+
+    query: str = ""
+    model: str = ""
+    start: dt.date | None = None
+    end: dt.date | None = None
+
+
+@dataclass
+class DayGroup:
+    """The conversations of one local day, under a heading such as "Today"."""
+
+    day: dt.date
+    heading: str
+    conversations: list[Conversation] = field(default_factory=list)
+
+
+def _local_midnight(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+def conversations_for(user: User, filters: HistoryFilters) -> QuerySet[Conversation]:
+    """The user's conversations matching `filters`, newest activity first, with message counts."""
+    conversations = Conversation.objects.for_user(user)
+    if filters.query:
+        in_messages = Message.objects.filter(
+            conversation=OuterRef("pk"), content__icontains=filters.query
+        )
+        conversations = conversations.filter(
+            Q(title__icontains=filters.query) | Q(Exists(in_messages))
+        )
+    if filters.model:
+        used = Message.objects.filter(conversation=OuterRef("pk"), model_name=filters.model)
+        conversations = conversations.filter(Exists(used))
+    if filters.start:
+        conversations = conversations.filter(updated__gte=_local_midnight(filters.start))
+    if filters.end:
+        end = _local_midnight(filters.end + dt.timedelta(days=1))
+        conversations = conversations.filter(updated__lt=end)
+    return conversations.annotate(message_count=Count("messages")).order_by("-updated", "-pk")
+
+
+def attach_model_names(conversations: Iterable[Conversation]) -> None:
+    """Set `model_names` (sorted) on each conversation, in one query for all of them."""
+    rows = list(conversations)
+    used: dict[Any, set[str]] = defaultdict(set)
+    pairs = (
+        Message.objects.filter(conversation_id__in=[c.pk for c in rows])
+        .exclude(model_name="")
+        .values_list("conversation_id", "model_name")
+        .distinct()
+        .order_by()
+    )
+    for conversation_id, name in pairs:
+        used[conversation_id].add(name)
+    for conversation in rows:
+        conversation.model_names = sorted(used[conversation.pk])
+
+
+def models_used_by(user: User) -> list[str]:
+    """Every model name found in the user's messages, for the history filter."""
+    return list(
+        Message.objects.filter(conversation__in=Conversation.objects.for_user(user))
+        .exclude(model_name="")
+        .values_list("model_name", flat=True)
+        .distinct()
+        .order_by("model_name")
+    )
+
+
+def day_heading(day: dt.date, today: dt.date) -> str:
+    if day == today:
+        return "Today"
+    if day == today - dt.timedelta(days=1):
+        return "Yesterday"
+    if day.year == today.year:
+        return date_format(day, "l j F")
+    return date_format(day, "l j F Y")
+
+
+def group_by_day(conversations: Iterable[Conversation]) -> list[DayGroup]:
+    """Consecutive conversations grouped by the local day of their last activity."""
+    today = timezone.localdate()
+    groups: list[DayGroup] = []
+    for conversation in conversations:
+        day = timezone.localdate(conversation.updated)
+        if not groups or groups[-1].day != day:
+            groups.append(DayGroup(day=day, heading=day_heading(day, today)))
+        groups[-1].conversations.append(conversation)
+    return groups
+
+
+def conversation_messages(conversation: Conversation, user: User) -> QuerySet[Message]:
+    """A conversation's messages in order, with the viewer's own feedback prefetched."""
+    own_feedback = Feedback.objects.filter(user_id=getattr(user, "pk", None))
+    return conversation.messages.order_by("created", "id").prefetch_related(
+        Prefetch("feedback", queryset=own_feedback)
+    )
