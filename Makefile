@@ -40,3 +40,12 @@ local-llm:
 ## Install the local model's server and weights into .local-llm/ without serving (CI).
 local-llm-setup:
 	PYTHON=$(PYTHON) scripts/local_llm.sh setup
+
+## The four benchmarks (bench/): turn overhead, relay cost, capacity, data scale. Figures in
+## README's Performance section; JSON in bench/results/. Uses PostgreSQL too when reachable.
+bench: $(VENV)/.installed
+	$(PY) bench/run.py
+
+## The same, small cases only (under two minutes).
+bench-quick: $(VENV)/.installed
+	$(PY) bench/run.py --quick

@@ -14,11 +14,12 @@ import argparse
 import asyncio
 import sys
 import time
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402
+import common
 
 LEVELS = (50, 100, 200, 300, 500)
 TOKENS = 100
@@ -77,7 +78,7 @@ def summarise(done: list[dict], samples: list[dict], tokens: int, wall: float, c
         if stream["deltas"]:
             ttft.append((stream["deltas"][0][0] - stream["start"] - delay) * 1000)
             times = [t for t, _ in stream["deltas"]]
-            gaps += [(b - a - delay) * 1000 for a, b in zip(times, times[1:], strict=False)]
+            gaps += [(b - a - delay) * 1000 for a, b in pairwise(times)]
     pages = [s["client_ms"] for s in samples if s.get("status") == 200]
     return {
         "streams": len(done),
@@ -125,7 +126,7 @@ def run(quick: bool = False, levels: list[int] | None = None, db: str = "sqlite"
                 "/conversation/ p50 ms",
                 "wall s",
                 "app CPU s",
-            ],  # fmt: skip
+            ],
             [
                 [
                     r["n"],
@@ -137,7 +138,7 @@ def run(quick: bool = False, levels: list[int] | None = None, db: str = "sqlite"
                     r["page_p50_ms"],
                     r["wall_s"],
                     r["app_cpu_s"],
-                ]  # fmt: skip
+                ]
                 for r in results["levels"]
             ],
         )

@@ -210,9 +210,9 @@ class Stack:
             if self.app.poll() is not None:
                 raise RuntimeError(f"gunicorn exited:\n{self.log_tail()}")
             try:
-                if httpx.get(f"{self.base_url}/healthz", timeout=2).status_code == 200:
-                    if len(self.app_pids()) >= self.workers + 1:
-                        return
+                healthy = httpx.get(f"{self.base_url}/healthz", timeout=2).status_code == 200
+                if healthy and len(self.app_pids()) >= self.workers + 1:
+                    return
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
@@ -451,8 +451,18 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> 
     widths = [max(len(col), *(len(r[i]) for r in cells)) for i, col in enumerate(columns)]
     line = "| " + " | ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)) + " |"
     rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    right = [
+        all(isinstance(row[i], int | float) or row[i] is None for row in rows)
+        for i in range(len(columns))
+    ]
     body = [
-        "| " + " | ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in cells
+        "| "
+        + " | ".join(
+            c.rjust(w) if right[i] else c.ljust(w)
+            for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
+        + " |"
+        for r in cells
     ]
     return "\n".join([f"\n{title}", line, rule, *body])
 

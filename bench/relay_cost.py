@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402
+import common
 
 STREAMS = 100
 GOAL_US = 150.0
@@ -63,7 +63,7 @@ def measured_round(stack: common.Stack, keys: list[str], tokens: int) -> dict[st
 
 
 def run(quick: bool = False) -> dict[str, Any]:
-    """Two rounds (long and short answers); prints the table, saves bench/results/relay_cost.json."""
+    """Long answers, then short ones; prints the table, saves bench/results/relay_cost.json."""
     long_answer, short_answer = (100, 10) if quick else (300, 20)
     with common.Stack("sqlite", delay_ms=DELAY_MS, tokens=long_answer) as stack:
         keys = stack.django(seed, count=2 * STREAMS + 4)
@@ -103,7 +103,7 @@ def run(quick: bool = False) -> dict[str, Any]:
                 "app us/token",
                 "fake LLM CPU s",
                 "client CPU s",
-            ],  # fmt: skip
+            ],
             [
                 [
                     r["tokens_per_answer"],
@@ -115,7 +115,7 @@ def run(quick: bool = False) -> dict[str, Any]:
                     r["app_us_per_token"],
                     r["fake_cpu_s"],
                     r["client_cpu_s"],
-                ]  # fmt: skip
+                ]
                 for r in rounds
             ],
         )

@@ -10,14 +10,13 @@ that many messages; the server time and SQL count come from the Server-Timing he
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402
+import common
 
 HISTORIES = (1, 10, 100)
 GOAL_MS = 10.0
@@ -141,7 +140,7 @@ def run(quick: bool = False, dbs: list[str] | None = None) -> dict[str, Any]:
                 "queries/turn",
                 "page p50 ms",
                 "page queries",
-            ],  # fmt: skip
+            ],
             [
                 [
                     c["db"],
@@ -154,7 +153,7 @@ def run(quick: bool = False, dbs: list[str] | None = None) -> dict[str, Any]:
                     _span(c["queries"]),
                     c["page_p50_ms"],
                     _span(c["page_queries"]),
-                ]  # fmt: skip
+                ]
                 for c in results["cases"]
             ],
         )
