@@ -118,10 +118,10 @@ def _frame(title: str, top: float, unit: str, body: str) -> str:
         '<svg viewBox="0 0 {} {}" role="img" aria-label="{}" class="chart">'
         '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="currentColor" stroke-opacity=".3"/>'
         '<text x="{}" y="{}" text-anchor="end" class="axis">{}</text>'
-        '<text x="{}" y="{}" text-anchor="end" class="axis">0 {}</text>{}</svg>',
+        '<text x="{}" y="{}" text-anchor="end" class="axis">0</text>{}</svg>',
         WIDTH,
         HEIGHT,
-        title,
+        f"{title} ({unit})",
         LEFT,
         plot_bottom,
         WIDTH - 8,
@@ -131,6 +131,5 @@ def _frame(title: str, top: float, unit: str, body: str) -> str:
         f"{int(top):,}",
         LEFT - 4,
         plot_bottom,
-        unit,
         body,
     )
