@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from llm_metadata import analytics
-from llm_metadata.models import Feedback, Message
+from llm_metadata.models import Feedback, Message, ModelProfile
 from tests.factories import make_conversation, make_turn
 
 URL = reverse("llm_metadata:analytics")
@@ -215,3 +215,32 @@ def test_it_uses_few_queries_whatever_the_row_count(
         make_turn(conv, model_name=f"m{i % 5}")
     with django_assert_max_num_queries(12):
         assert alice_client.get(URL).status_code == 200
+
+
+def test_it_reports_the_cost_frozen_at_save_time(alice: User) -> None:
+    profile = ModelProfile.objects.create(
+        name="alpha", input_price_per_million=Decimal("1"), output_price_per_million=Decimal("2")
+    )
+    conv = make_conversation(alice)
+    _, answer = make_turn(
+        conv,
+        model_name="alpha",
+        prompt_tokens=1000,
+        completion_tokens=500,
+        cost=profile.cost_for(1000, 500),
+    )
+    profile.input_price_per_million = Decimal("100")
+    profile.save()
+    answer.refresh_from_db()
+    assert answer.cost == Decimal("0.002")
+    (row,) = analytics.model_table(analytics.scoped_messages(_scope(alice)))
+    assert row.cost == Decimal("0.002")
+
+
+def test_it_shows_an_unknown_cost_as_unknown_not_zero(alice: User, alice_client: Client) -> None:
+    unpriced = ModelProfile.objects.create(name="beta")
+    make_turn(make_conversation(alice), model_name="beta", cost=unpriced.cost_for(10, 5))
+    response = alice_client.get(URL)
+    assert response.context["report"].totals["total_cost"] is None
+    assert response.context["report"].models[0].cost is None
+    assert "$0" not in response.content.decode()
