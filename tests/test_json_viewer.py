@@ -1,0 +1,149 @@
+"""JSON viewer: tree, table of records, parser errors, encoding, size limit, download, own data."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
+
+from llm_metadata import json_view
+from tests.factories import make_conversation, make_turn
+
+URL = reverse("llm_metadata:json-viewer")
+DOWNLOAD = reverse("llm_metadata:json-viewer-download")
+
+
+def _upload(client: Client, raw: bytes, name: str = "data.json"):
+    return client.post(URL, {"json_file": SimpleUploadedFile(name, raw, "application/json")})
+
+
+def _columns(html: str) -> list[str]:
+    return re.findall(r'<button type="button" data-column="\d+">([^<]*)</button>', html)
+
+
+def test_it_shows_the_upload_form(alice_client: Client) -> None:
+    response = alice_client.get(URL)
+    assert response.status_code == 200
+    assert 'name="json_file"' in response.text and 'enctype="multipart/form-data"' in response.text
+
+
+def test_it_tabulates_a_list_of_objects_with_the_union_of_keys(alice_client: Client) -> None:
+    rows = [{"name": "a", "n": 1}, {"n": 2, "tags": ["x", "y"], "extra": {"k": None}}]
+    response = _upload(alice_client, json.dumps(rows).encode())
+
+    assert response.status_code == 200
+    assert _columns(response.text) == ["name", "n", "tags", "extra"]
+    assert '<td class="cell-json">[&quot;x&quot;,&quot;y&quot;]</td>' in response.text
+    assert '<td class="cell-json">{&quot;k&quot;:null}</td>' in response.text
+    assert '<td class="cell-missing"></td>' in response.text
+    assert "2 rows, 4 columns" in response.text
+    assert "js/json_viewer.js" in response.text
+
+
+def test_it_finds_records_under_an_object_key() -> None:
+    table = json_view.build_table({"meta": {"v": 1}, "items": [{"id": 1}, {"id": 2, "ok": True}]})
+    assert table is not None
+    assert (table.path, table.columns) == ("items", ["id", "ok"])
+    assert table.rows[1] == [("2", "number"), ("true", "bool")]
+
+
+@pytest.mark.parametrize("data", [{"a": 1}, [1, 2], [{"a": 1}, 2], [], "text", None])
+def test_it_shows_no_table_for_data_that_is_not_records(data: object) -> None:
+    assert json_view.build_table(data) is None
+
+
+def test_it_renders_a_collapsible_escaped_tree(alice_client: Client) -> None:
+    doc = {"<script>alert(1)</script>": "</details><img src=x onerror=alert(1)>", "list": [1, None]}
+    response = _upload(alice_client, json.dumps(doc).encode())
+
+    tree = response.text.split('<div class="json-tree">')[1]
+    assert "<script>alert(1)</script>" not in response.text
+    assert "<img src=x" not in response.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in tree
+    assert tree.count("<details") == 2 and "[…] 2 items" in tree
+    assert '<span class="json-null">null</span>' in tree
+
+
+def test_it_reports_invalid_json_with_line_and_column(alice_client: Client) -> None:
+    response = _upload(alice_client, b'{\n  "a": 1,\n  "b": [1, 2\n}')
+    assert response.status_code == 200
+    assert "Invalid JSON: Expecting &#x27;,&#x27; delimiter at line 4, column 1." in response.text
+    assert 'id="json-tree-section"' not in response.text
+
+
+def test_it_rejects_non_utf8_input_clearly(alice_client: Client) -> None:
+    response = _upload(alice_client, '{"name": "Müller"}'.encode("latin-1"))
+    assert "The file is not UTF-8 text (byte 0xfc at position 11)." in response.text
+
+
+def test_it_accepts_a_byte_order_mark_and_rejects_nan() -> None:
+    assert json_view.decode(b'\xef\xbb\xbf{"a": 1}') == {"a": 1}
+    with pytest.raises(json_view.JsonInputError, match="NaN is not a JSON value"):
+        json_view.decode(b"[NaN]")
+
+
+def test_it_refuses_files_over_the_size_limit(alice_client: Client, settings) -> None:
+    settings.MAX_UPLOAD_MB = 1
+    response = _upload(alice_client, b"[" + b"1," * 600_000 + b"1]")
+    assert "the viewer takes up to 1 MB" in response.text
+
+
+def test_it_caps_the_tree_and_table_of_large_documents(alice_client: Client) -> None:
+    rows = [{"i": i} for i in range(3000)]
+    response = _upload(alice_client, json.dumps(rows).encode())
+    assert "3000 rows, 1 column, first 2000 shown" in response.text
+    assert "6001 values, first 5000 shown" in response.text
+
+
+def test_it_downloads_the_formatted_document(alice_client: Client) -> None:
+    page = _upload(alice_client, b'{"b":[1,{"c":"\\u00e9"}]}', name="my data.json")
+    hidden = re.search(
+        r'<textarea name="data" hidden aria-hidden="true">([^<]*)</textarea>', page.text
+    )
+    assert hidden is not None
+
+    response = alice_client.post(
+        DOWNLOAD, {"data": hidden.group(1).replace("&quot;", '"'), "name": "my data.json"}
+    )
+
+    assert response["Content-Disposition"] == 'attachment; filename="my_data-formatted.json"'
+    assert (
+        response.content.decode() == '{\n  "b": [\n    1,\n    {\n      "c": "é"\n    }\n  ]\n}\n'
+    )
+    assert alice_client.post(DOWNLOAD, {"data": "{oops"}).status_code == 400
+
+
+def test_it_views_ones_own_conversation_as_json(
+    alice: User, alice_client: Client, bob_client: Client
+) -> None:
+    conversation = make_conversation(alice, title="Tides")
+    make_turn(conversation, question="Why tides?", answer="The moon.")
+    url = f"{URL}?conversation={conversation.pk}"
+
+    response = alice_client.get(url)
+
+    assert response.status_code == 200
+    assert f"conversation-{conversation.pk}.json" in response.text
+    assert "conversation.messages" in response.text
+    assert "model_name" in _columns(response.text) and "Why tides?" in response.text
+    assert bob_client.get(url).status_code == 404
+    assert alice_client.get(f"{URL}?conversation=not-a-uuid").status_code == 404
+
+
+def test_it_keeps_the_conversation_view_query_count_flat(
+    alice: User, alice_client: Client, django_assert_max_num_queries
+) -> None:
+    conversation = make_conversation(alice)
+    for index in range(150):
+        make_turn(conversation, question=f"q{index}")
+    with django_assert_max_num_queries(6):
+        alice_client.get(f"{URL}?conversation={conversation.pk}")
+
+
+def test_it_asks_visitors_to_log_in(client: Client, db) -> None:
+    assert client.get(URL)["Location"].startswith(reverse("account_login"))
