@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import pytest
+from asgiref.sync import sync_to_async
+from django.db import connections
 
 from llm_metadata.llm import ChatRequest, ChatResult, achat, astream_chat, chat
 from llm_metadata.models import ModelProfile
 
 pytestmark = pytest.mark.usefixtures("llm_clients")
+
+
+@pytest.fixture
+async def close_thread_connections():
+    """The profile is read in asgiref's worker thread: close its connection afterwards."""
+    yield
+    await sync_to_async(connections.close_all)()
+
 
 MESSAGES = [{"role": "user", "content": "What is the capital of France?"}]
 
@@ -38,6 +48,7 @@ async def test_it_sends_the_native_body_with_options_and_num_ctx(fake_ollama, se
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("close_thread_connections")
 async def test_it_takes_num_ctx_from_the_models_profile(fake_ollama):
     await ModelProfile.objects.acreate(name="fake-small", context_length=32768)
     await achat(ask())
@@ -45,6 +56,7 @@ async def test_it_takes_num_ctx_from_the_models_profile(fake_ollama):
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("close_thread_connections")
 async def test_it_uses_the_default_context_length_without_a_profile(fake_ollama):
     await achat(ask())
     assert fake_ollama.state.last["body"]["options"]["num_ctx"] == 8192

@@ -120,7 +120,7 @@ async def open_stream(path: str, body: bytes, *, model: str) -> AsyncIterator[ht
             break
         delay = retry_delay(response, attempt)
         await response.aclose()
-        logger.info("llm endpoint answered 429; retry %d in %.2fs", attempt + 1, delay)
+        logger.debug("llm endpoint answered 429; retry %d in %.2fs", attempt + 1, delay)
         await asyncio.sleep(delay)
         attempt += 1
     try:
