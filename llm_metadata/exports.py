@@ -64,6 +64,7 @@ CSV_HEADER = tuple(
     for name in ROW_COLUMNS
     if name != "attachment_text"  # kept out of spreadsheets: often longer than a cell holds
 )
+JSONL_KEYS = ("id", "conversation_id", "conversation_title", "owner", *ROW_COLUMNS[4:])
 _CSV_DROP = ROW_COLUMNS.index("attachment_text")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
@@ -243,10 +244,9 @@ def csv_chunks(batches: Iterable[list[tuple]]) -> Iterator[str]:
 
 
 def row_dict(row: tuple) -> dict[str, Any]:
-    data = dict(zip(ROW_COLUMNS, row, strict=True))
+    """One JSON Lines object: ids, conversation title and owner first, then the fields."""
+    data = dict(zip(JSONL_KEYS, row, strict=True))
     data["conversation_id"] = str(data["conversation_id"])
-    data["conversation_title"] = data.pop("conversation__title")
-    data["owner"] = data.pop("conversation__owner__username")
     data["feedback_rating"] = _rating(data["feedback_rating"]) or None
     return data
 
