@@ -33,11 +33,14 @@ def start_server(tokens: int) -> tuple[subprocess.Popen, str]:
         stdout=subprocess.PIPE,
         text=True,
     )
-    line = server.stdout.readline().split()
-    if not line or line[0] != "READY":
-        server.kill()
-        raise SystemExit("the fake server did not start")
-    return server, line[1]
+    url = ""
+    for line in server.stdout:
+        if line.startswith("API_URL="):
+            url = line.strip().removeprefix("API_URL=")
+        if line.strip() == "READY":
+            return server, url
+    server.kill()
+    raise SystemExit("the fake server did not start")
 
 
 def setup_django(url: str) -> None:

@@ -173,3 +173,22 @@ def test_it_logs_the_text_only_at_debug(fake_openai, llm_log):
     debug = [r.getMessage() for r in caplog.records if r.levelname == "DEBUG"]
     assert any("What is the capital of France?" in line for line in debug)
     assert any("Paris." in line for line in debug)
+
+
+def test_it_gives_each_sync_call_its_own_client_and_closes_it(fake_openai):
+    from llm_metadata.llm import transport
+
+    first, second = chat(ask()), chat(ask())
+    assert first.text == second.text == "The capital of France is Paris."
+    assert not any(transport._pools.values())
+
+
+async def test_it_keeps_one_client_per_event_loop_until_closed(fake_openai):
+    from llm_metadata.llm import aclose_clients, transport
+
+    client = transport.get_client()
+    await achat(ask())
+    assert transport.get_client() is client and not client.is_closed
+    await aclose_clients()
+    assert client.is_closed
+    assert transport.get_client() is not client
