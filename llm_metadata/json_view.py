@@ -16,7 +16,7 @@ from django.utils.safestring import SafeString, mark_safe
 MAX_TREE_NODES = 5000
 MAX_TABLE_ROWS = 2000
 MAX_DEPTH = 64  # deeper values are shown as compact JSON text
-OPEN_DEPTH = 2  # levels expanded on arrival
+OPEN_DEPTH = 3  # levels expanded on arrival
 TABLE_SEARCH_DEPTH = 3  # how deep under objects a list of records is looked for
 
 
