@@ -192,3 +192,10 @@ async def test_it_keeps_one_client_per_event_loop_until_closed(fake_openai):
     await aclose_clients()
     assert client.is_closed
     assert transport.get_client() is not client
+
+
+async def test_it_relays_many_concurrent_streams_over_the_pool(fake_openai):
+    fake_openai.state.delay = 0.005
+    results = await asyncio.gather(*(achat(ask()) for _ in range(20)))
+    assert {r.text for r in results} == {"The capital of France is Paris."}
+    assert len(fake_openai.state.requests) == 20

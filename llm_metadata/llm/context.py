@@ -74,32 +74,29 @@ def _question_with_files(
     question: str, files: list[tuple[str, str]], room: int
 ) -> tuple[str, bool]:
     """The last user message: each file in a labelled block, then the question."""
-    full = _join(question, [(name, text, text) for name, text in files])
+    full = _join(question, files)
     if not files or estimate_tokens(full) + MESSAGE_OVERHEAD <= room:
         return full, False
     # Everything but the file texts, with the longest marker each file could need.
     frame = _join(
-        question,
-        [(name, "", CUT_MARKER.format(shown=len(t), total=len(t))) for name, t in files],
+        question, [(name, CUT_MARKER.format(shown=len(t), total=len(t))) for name, t in files]
     )
     allowed = max(0, (room - MESSAGE_OVERHEAD) * CHARS_PER_TOKEN - len(frame))
     cap = _water_level([len(text) for _, text in files], allowed)
-    blocks = []
-    for name, text in files:
-        if len(text) <= cap:
-            blocks.append((name, text, text))
-        else:
-            marker = CUT_MARKER.format(shown=cap, total=len(text))
-            blocks.append((name, text, text[:cap] + marker))
-    return _join(question, blocks), True
+    return _join(question, [(name, _cut(text, cap)) for name, text in files]), True
 
 
-def _join(question: str, blocks: list[tuple[str, str, str]]) -> str:
-    parts = [
-        FILE_HEADER.format(name=name) + shown + FILE_FOOTER.format(name=name)
-        for name, _, shown in blocks
-    ]
-    return "\n\n".join([*parts, question])
+def _cut(text: str, cap: int) -> str:
+    """`text` if it has at most `cap` characters, else its start with the cut marker."""
+    if len(text) <= cap:
+        return text
+    return text[:cap] + CUT_MARKER.format(shown=cap, total=len(text))
+
+
+def _join(question: str, files: list[tuple[str, str]]) -> str:
+    """Each (name, text) in a labelled block, then the question."""
+    blocks = [FILE_HEADER.format(name=n) + text + FILE_FOOTER.format(name=n) for n, text in files]
+    return "\n\n".join([*blocks, question])
 
 
 def _water_level(lengths: list[int], allowed: int) -> int:
