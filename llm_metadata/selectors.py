@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -46,7 +47,12 @@ def _local_midnight(day: dt.date) -> dt.datetime:
 
 
 def conversations_for(user: User, filters: HistoryFilters) -> QuerySet[Conversation]:
-    """The user's conversations matching `filters`, newest activity first, with message counts."""
+    """The user's conversations matching `filters`, newest activity first.
+
+    No per-row aggregate here: counting every conversation's messages before the page is cut
+    made the first page of a 10,000-conversation history take 0.3 s; `attach_model_names`
+    counts the page's rows only.
+    """
     conversations = Conversation.objects.for_user(user)
     if filters.query:
         in_messages = Message.objects.filter(
@@ -63,35 +69,59 @@ def conversations_for(user: User, filters: HistoryFilters) -> QuerySet[Conversat
     if filters.end:
         end = _local_midnight(filters.end + dt.timedelta(days=1))
         conversations = conversations.filter(updated__lt=end)
-    return conversations.annotate(message_count=Count("messages")).order_by("-updated", "-pk")
+    return conversations.order_by("-updated", "-pk")
 
 
 def attach_model_names(conversations: Iterable[Conversation]) -> None:
-    """Set `model_names` (sorted) on each conversation, in one query for all of them."""
+    """Set `model_names` (sorted) and `message_count` on each, in one query for all of them."""
     rows = list(conversations)
     used: dict[Any, set[str]] = defaultdict(set)
-    pairs = (
+    counts: dict[Any, int] = defaultdict(int)
+    groups = (
         Message.objects.filter(conversation_id__in=[c.pk for c in rows])
-        .exclude(model_name="")
         .values_list("conversation_id", "model_name")
-        .distinct()
+        .annotate(n=Count("id"))
         .order_by()
     )
-    for conversation_id, name in pairs:
-        used[conversation_id].add(name)
+    for conversation_id, name, n in groups:
+        counts[conversation_id] += n
+        if name:
+            used[conversation_id].add(name)
     for conversation in rows:
         conversation.model_names = sorted(used[conversation.pk])
+        conversation.message_count = counts[conversation.pk]
+
+
+# The few distinct model names are walked through the (model_name, created) index one jump
+# at a time (a "loose index scan"), then each is kept if one of the user's messages used it:
+# a plain DISTINCT over the user's messages read all of them (0.1 s at 200,000 messages).
+_MODELS_USED_SQL = """
+WITH RECURSIVE names(name) AS (
+    SELECT MIN(model_name) FROM {message} WHERE model_name > ''
+    UNION ALL
+    SELECT (SELECT MIN(model_name) FROM {message} WHERE model_name > names.name)
+    FROM names WHERE names.name IS NOT NULL
+)
+SELECT name FROM names
+WHERE name IS NOT NULL AND EXISTS (
+    SELECT 1 FROM {message} m INNER JOIN {conversation} c ON c.id = m.conversation_id
+    WHERE m.model_name = names.name AND c.owner_id = %s
+)
+ORDER BY name
+"""
 
 
 def models_used_by(user: User) -> list[str]:
     """Every model name found in the user's messages, for the history filter."""
-    return list(
-        Message.objects.filter(conversation__in=Conversation.objects.for_user(user))
-        .exclude(model_name="")
-        .values_list("model_name", flat=True)
-        .distinct()
-        .order_by("model_name")
+    if not getattr(user, "is_authenticated", False):
+        return []
+    sql = _MODELS_USED_SQL.format(
+        message=connection.ops.quote_name(Message._meta.db_table),
+        conversation=connection.ops.quote_name(Conversation._meta.db_table),
     )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [user.pk])
+        return [name for (name,) in cursor.fetchall()]
 
 
 def day_heading(day: dt.date, today: dt.date) -> str:

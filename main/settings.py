@@ -134,6 +134,9 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "llm_metadata.middleware.UserTimezoneMiddleware",
 ]
+if env_bool("BENCH_TIMING", False):
+    # Benchmarks only (bench/): a Server-Timing header with the request's time and SQL count.
+    MIDDLEWARE.insert(0, "llm_metadata.middleware_timing.ServerTimingMiddleware")
 
 ROOT_URLCONF = "main.urls"
 WSGI_APPLICATION = "main.wsgi.application"
