@@ -31,16 +31,14 @@ def start_server(tokens: int) -> tuple[subprocess.Popen, str]:
         command,
         cwd=ROOT,
         stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
         text=True,
     )
-    url = ""
-    for line in server.stdout:
-        if line.startswith("API_URL="):
-            url = line.strip().removeprefix("API_URL=")
-        if line.strip() == "READY":
-            return server, url
-    server.kill()
-    raise SystemExit("the fake server did not start")
+    line = server.stdout.readline().split()
+    if len(line) != 2 or line[0] != "READY":
+        server.kill()
+        raise SystemExit("the fake server did not start")
+    return server, line[1]
 
 
 def setup_django(url: str) -> None:

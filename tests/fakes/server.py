@@ -1,10 +1,10 @@
 """Fake OpenAI-compatible (SSE) and Ollama (NDJSON) servers: real HTTP on 127.0.0.1.
 
 Run one: `python -m tests.fakes.server --kind openai --port 8091 [--delay-ms D] [--tokens N]`
-(prints `API_URL=<url>`, then READY once listening). `GET /_fake/requests` lists what it
-received, `POST /_fake/config` with a JSON object of FakeState fields (e.g. {"mode": "cut"})
-changes its behaviour and `POST /_fake/reset` restores the defaults. Tests use the fixtures in
-tests/fakes/fixtures.py.
+(prints `API_URL=<url>` on stderr, then `READY <url>` on stdout once listening).
+`GET /_fake/requests` lists what it received, `POST /_fake/config` with a JSON object of
+FakeState fields (e.g. {"mode": "cut"}) changes its behaviour and `POST /_fake/reset` restores
+the defaults. Tests use the fixtures in tests/fakes/fixtures.py.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import socket
+import sys
 import threading
 import time
 from typing import Any
@@ -123,8 +124,9 @@ def main() -> None:
     if args.models:
         state.models = [m.strip() for m in args.models.split(",") if m.strip()]
     server = FakeServer(state, args.port).start()
-    print(f"API_URL={server.url}", flush=True)
-    print("READY", flush=True)
+    # stderr first: readers of the merged output see the URL line, then READY <url>.
+    print(f"API_URL={server.url}", file=sys.stderr, flush=True)
+    print(f"READY {server.url}", flush=True)
     try:
         while server.thread.is_alive():
             server.thread.join(timeout=0.5)
