@@ -166,11 +166,17 @@ class Stack:
             cmd += ["--tokens", str(self.tokens)]
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
         self.procs.append(proc)
-        line = proc.stdout.readline() if proc.stdout else ""
-        if not line.startswith("READY"):
+        url = line = ""
+        for _ in range(5):  # "READY <url>" once listening (older: "API_URL=<url>", "READY")
+            line = proc.stdout.readline().strip() if proc.stdout else ""
+            url = line.removeprefix("API_URL=") if line.startswith("API_URL=") else url
+            if line.startswith("READY") or not line:
+                url = line.split()[1] if len(line.split()) > 1 else url
+                break
+        if not line.startswith("READY") or not url:
             raise RuntimeError(f"fake LLM server did not start: {line!r}")
         self.fake = proc
-        self.env["API_URL"] = line.split()[1]
+        self.env["API_URL"] = url
 
     def configure_fake(self, **fields: Any) -> None:
         """Change the running fake LLM (FakeState fields; `delay` in seconds)."""
