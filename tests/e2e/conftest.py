@@ -11,10 +11,11 @@ Every test in this folder is marked `e2e`; without /usr/bin/chromium they fail, 
 from __future__ import annotations
 
 import os
-import select
+import queue
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
@@ -103,6 +104,13 @@ class FakeLLM:
             return orjson.loads(response.read())
 
 
+def _read_lines(process: subprocess.Popen, lines: queue.Queue[str]) -> None:
+    """Forward a process's output lines (and keep draining it so its pipe never fills)."""
+    for line in process.stdout:  # type: ignore[union-attr]
+        lines.put(line.strip())
+    lines.put("")
+
+
 @pytest.fixture(scope="session")
 def fake_llm() -> Iterator[FakeLLM]:
     command = [sys.executable, "-m", "tests.fakes.server", "--kind", "openai"]
@@ -110,20 +118,26 @@ def fake_llm() -> Iterator[FakeLLM]:
     process = subprocess.Popen(
         command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
-    url, seen, deadline = "", [], time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([process.stdout], [], [], deadline - time.monotonic())
-        line = process.stdout.readline().strip() if ready else ""  # type: ignore[union-attr]
-        seen.append(line)
-        if line.startswith("API_URL="):
-            url = line.removeprefix("API_URL=")
-        if line.startswith("READY") or not line:
-            break
-    if not url or not seen[-1].startswith("READY"):
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=_read_lines, args=(process, lines), daemon=True).start()
+    url, seen = "", []
+    try:
+        while True:  # "API_URL=<url>" then "READY", or "READY <url>"
+            line = lines.get(timeout=START_TIMEOUT)
+            seen.append(line)
+            if line.startswith("API_URL="):
+                url = line.removeprefix("API_URL=")
+            elif line.startswith("READY"):
+                url = line.removeprefix("READY").strip() or url
+                break
+            elif not line:
+                break
+    except queue.Empty:
+        pass
+    if not url or not seen or not seen[-1].startswith("READY"):
         _stop(process)
         pytest.fail(f"the fake LLM server did not start; it printed: {seen!r}")
-    fake = FakeLLM(url=url, process=process)
-    yield fake
+    yield FakeLLM(url=url, process=process)
     _stop(process)
 
 
