@@ -31,6 +31,7 @@ def _column(page: Any, index: int) -> list[str]:
 
 def test_it_signs_up_logs_out_and_logs_back_in(signed_in_page: Any) -> None:
     page = signed_in_page
+    page.goto("/conversation/")
     expect(page.locator("nav")).to_contain_text(page.username)
 
     page.goto("/accounts/logout/")
@@ -42,6 +43,7 @@ def test_it_signs_up_logs_out_and_logs_back_in(signed_in_page: Any) -> None:
     page.fill("input[name=password]", PASSWORD)
     page.press("input[name=password]", "Enter")
     page.wait_for_url(lambda url: "/accounts/login/" not in url)
+    page.goto("/conversation/")
     expect(page.locator("nav")).to_contain_text(page.username)
 
 
