@@ -33,7 +33,10 @@ def download_name(name: str) -> str:
 
 
 class JsonUploadForm(forms.Form):
+    """Validates the upload's size and JSON; the parsed document is left in `document`."""
+
     json_file = forms.FileField(label="JSON file")
+    document: Any = None
 
     def clean_json_file(self) -> Any:
         upload = self.cleaned_data["json_file"]
@@ -43,7 +46,7 @@ class JsonUploadForm(forms.Form):
                 f"{max_bytes() // 1048576} MB."
             )
         try:
-            self.data_value = json_view.decode(upload.read())
+            self.document = json_view.decode(upload.read())
         except json_view.JsonInputError as exc:
             raise forms.ValidationError(exc.message) from None
         return upload
@@ -69,7 +72,7 @@ def json_viewer(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = JsonUploadForm(request.POST, request.FILES)
         if form.is_valid():
-            return _render(request, form, form.data_value, form.cleaned_data["json_file"].name)
+            return _render(request, form, form.document, form.cleaned_data["json_file"].name)
         return _render(request, form)
     form = JsonUploadForm()
     if "conversation" in request.GET:
