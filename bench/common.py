@@ -164,7 +164,8 @@ class Stack:
         cmd += ["--delay-ms", str(self.delay_ms), "--models", MODEL]
         if self.tokens is not None:
             cmd += ["--tokens", str(self.tokens)]
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        errors = open(self.tmp / "fake.log", "wb")  # noqa: SIM115 (closed with the process)
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=errors, text=True)
         self.procs.append(proc)
         url = line = ""
         for _ in range(5):  # "READY <url>" once listening (older: "API_URL=<url>", "READY")
