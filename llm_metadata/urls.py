@@ -12,6 +12,8 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("ask/", chat.ask, name="ask"),
     path("ask/new/", chat.new_conversation, name="ask-new"),
+    path("ask/stream/", chat.ask_stream, name="ask-stream"),
+    path("attachment/<int:pk>/", chat.attachment_download, name="attachment-download"),
     path("conversation/", conversations.conversation_list, name="conversation-list"),
     path("conversation/<uuid:pk>/", conversations.conversation_detail, name="conversation-detail"),
     path(

@@ -1,18 +1,248 @@
-"""The chat page (placeholder until the pages issue lands)."""
+"""The chat page: /ask/ (a plain form post), /ask/new/, the streaming /ask/stream/, attachments.
 
+The current conversation's id lives in the session (`conversation_id`); the form also carries it,
+so a page always posts into the conversation it shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from time import perf_counter
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+    StreamingHttpResponse,
+)
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.views.decorators.http import require_POST
+
+from .. import llm, selectors, services
+from ..files import ACCEPT
+from ..forms import ChatForm, initial_for, model_options
+from ..models import Conversation, Message
+from ..streaming import coalesce, sse
+
+logger = logging.getLogger(__name__)
+SESSION_KEY = "conversation_id"
+
+
+def _conversation_from_request(request: HttpRequest, form: ChatForm | None) -> Conversation | None:
+    """The conversation to show or post into: `?c=`, the form's `conversation`, else the session's.
+
+    A posted empty `conversation` starts a new one. An id that is not one of the user's own
+    conversations is a 404; a stale session id is dropped.
+    """
+    wanted = request.GET.get("c") if form is None else request.POST.get("conversation")
+    if wanted == "":
+        return None
+    if wanted is not None:
+        conversation = services.conversation_for(request.user, wanted)
+        if conversation is None:
+            raise Http404("No such conversation.")
+        request.session[SESSION_KEY] = str(conversation.pk)
+        return conversation
+    conversation = services.conversation_for(request.user, request.session.get(SESSION_KEY))
+    if conversation is None:
+        request.session.pop(SESSION_KEY, None)
+    return conversation
+
+
+def _turn_fields(request: HttpRequest, form: ChatForm, conversation: Conversation | None) -> dict:
+    data = form.cleaned_data
+    return {
+        "user": request.user,
+        "conversation": conversation,
+        "question": data["question"],
+        "model": data["model"],
+        "temperature": data["temperature"],
+        "top_k": data["top_k"],
+        "top_p": data["top_p"],
+        "max_tokens": data["max_tokens"],
+        "system_prompt": data["system_prompt"] if conversation is None else "",
+        "attachment": data["file_upload"],
+    }
+
+
+def _render_page(
+    request: HttpRequest, conversation: Conversation | None, form: ChatForm, status: int = 200
+) -> HttpResponse:
+    messages_list = (
+        list(selectors.conversation_messages(conversation, request.user)) if conversation else []
+    )
+    options = model_options(form.fields["model"].choices)
+    if not form.is_bound:
+        last = next((m for m in reversed(messages_list) if m.role == Message.Role.USER), None)
+        form.initial = initial_for(options, last)
+    context = {
+        "conversation": conversation,
+        "messages_list": messages_list,
+        "form": form,
+        "model_options": options,
+        "accept": ACCEPT,
+        "max_upload_mb": settings.MAX_UPLOAD_MB,
+        "page_scripts": True,
+    }
+    return render(request, "llm_metadata/ask.html", context, status=status)
 
 
 @login_required
 def ask(request: HttpRequest) -> HttpResponse:
-    return render(request, "llm_metadata/placeholder.html", {"page_title": "Ask"})
+    """GET: the current conversation and the form. POST (no JavaScript): one turn, then redirect."""
+    if request.method != "POST":
+        return _render_page(request, _conversation_from_request(request, None), ChatForm())
+    form = ChatForm(request.POST, request.FILES)
+    conversation = _conversation_from_request(request, form)
+    if not form.is_valid():
+        return _render_page(request, conversation, form, status=400)
+    turn, answer = services.send_message(**_turn_fields(request, form, conversation))
+    request.session[SESSION_KEY] = str(turn.conversation.pk)
+    return redirect(f"{reverse('llm_metadata:ask')}#message-{answer.pk}")
 
 
 @login_required
 @require_POST
 def new_conversation(request: HttpRequest) -> HttpResponse:
-    request.session.pop("conversation_id", None)
+    """Forget the current conversation; the next question opens a new one."""
+    request.session.pop(SESSION_KEY, None)
     return redirect("llm_metadata:ask")
+
+
+@login_required
+def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
+    """A file attached to one of the user's own questions."""
+    owned = Message.objects.filter(conversation__in=Conversation.objects.for_user(request.user))
+    message = get_object_or_404(owned.exclude(attachment=""), pk=pk)
+    try:
+        handle = message.attachment.open("rb")
+    except FileNotFoundError:
+        raise Http404("The file is no longer stored.") from None
+    name = message.attachment_name or message.attachment.name.rsplit("/", 1)[-1]
+    return FileResponse(handle, as_attachment=True, filename=name)
+
+
+# --- Streaming -----------------------------------------------------------------------------
+
+
+def _message_html(request: HttpRequest, message: Message) -> str:
+    return render_to_string(
+        "llm_metadata/_message_item.html",
+        {"message": message, "page_scripts": True},
+        request=request,
+    )
+
+
+def _prepare(request: HttpRequest) -> dict[str, list[str]] | tuple[services.Turn, bytes]:
+    """Validate the form and save the question: (turn, meta event), or the form's errors."""
+    form = ChatForm(request.POST, request.FILES)
+    conversation = _conversation_from_request(request, form)
+    if not form.is_valid():
+        return form.error_dict()
+    turn = services.start_turn(**_turn_fields(request, form, conversation))
+    request.session[SESSION_KEY] = str(turn.conversation.pk)
+    meta = {
+        "conversation_id": str(turn.conversation.pk),
+        "question_id": turn.question.pk,
+        "title": turn.conversation.title,
+        "question_html": _message_html(request, turn.question),
+    }
+    return turn, sse("meta", meta)
+
+
+def _finish(
+    request: HttpRequest,
+    turn: services.Turn,
+    result: llm.ChatResult | None = None,
+    failure: llm.LLMError | None = None,
+) -> bytes:
+    """Save the answer (or the failure) and the event that tells the page."""
+    if failure is not None:
+        answer = services.save_failure(turn=turn, exc=failure)
+        html = _message_html(request, answer)
+        return sse("error", {"message": failure.message, "id": answer.pk, "html": html})
+    assert result is not None
+    answer = services.save_answer(
+        turn=turn, status=Message.Status.OK, text=result.text, result=result
+    )
+    return sse("done", {**_answer_meta(answer), "html": _message_html(request, answer)})
+
+
+def _answer_meta(answer: Message) -> dict[str, Any]:
+    return {
+        "id": answer.pk,
+        "conversation_id": str(answer.conversation_id),
+        "status": answer.status,
+        "model": answer.model_name,
+        "prompt_tokens": answer.prompt_tokens,
+        "completion_tokens": answer.completion_tokens,
+        "total_tokens": answer.total_tokens,
+        "elapsed_time": answer.elapsed_time,
+        "time_to_first_token": answer.time_to_first_token,
+        "tokens_per_second": answer.tokens_per_second,
+        "finish_reason": answer.finish_reason,
+        "history_truncated": answer.history_truncated,
+        "cost": None if answer.cost is None else str(answer.cost),
+    }
+
+
+async def _events(request: HttpRequest, turn: services.Turn, meta: bytes) -> AsyncIterator[bytes]:
+    """meta, coalesced deltas, then done or error; a client that goes away leaves `cancelled`."""
+    yield meta
+    parts: list[str] = []
+    started = perf_counter()
+    first: float | None = None
+    result: llm.ChatResult | None = None
+    try:
+        async for item in coalesce(llm.astream_chat(turn.request)):
+            if isinstance(item, str):
+                if first is None:
+                    first = perf_counter()
+                parts.append(item)
+                yield sse("delta", {"text": item})
+            else:
+                result = item
+    except llm.LLMError as exc:
+        yield await sync_to_async(_finish)(request, turn, failure=exc)
+        return
+    except (asyncio.CancelledError, GeneratorExit):
+        await sync_to_async(services.save_answer)(
+            turn=turn,
+            status=Message.Status.CANCELLED,
+            text="".join(parts),
+            elapsed=perf_counter() - started,
+            time_to_first_token=None if first is None else first - started,
+        )
+        logger.info("chat stream cancelled by the client; partial answer stored")
+        raise
+    if result is None:  # pragma: no cover - the LLM package always ends with a result
+        failure = llm.LLMError("The answer ended without its final record.")
+        yield await sync_to_async(_finish)(request, turn, failure=failure)
+        return
+    yield await sync_to_async(_finish)(request, turn, result=result)
+
+
+@login_required
+@require_POST
+async def ask_stream(request: HttpRequest) -> HttpResponse:
+    """The same form as POST /ask/, answered as server-sent events (see TEAM.md's contract)."""
+    prepared = await sync_to_async(_prepare)(request)
+    if isinstance(prepared, dict):
+        return JsonResponse({"errors": prepared}, status=400)
+    turn, meta = prepared
+    response = StreamingHttpResponse(
+        _events(request, turn, meta), content_type="text/event-stream; charset=utf-8"
+    )
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # nginx and friends: pass events on at once
+    return response

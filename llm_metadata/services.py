@@ -1,0 +1,201 @@
+"""The writes of a chat turn: the question before the call, the answer (or its failure) after.
+
+The LLM is called between the two writes, outside any transaction, by the caller of
+`start_turn` (the streaming view) or by `send_message` (the plain form post).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from . import llm
+from .forms import Attachment
+from .models import Conversation, Message, ModelProfile
+
+TITLE_CHARS = 80
+
+
+@dataclass
+class Turn:
+    """A question saved and the call to make for it."""
+
+    conversation: Conversation
+    question: Message
+    request: llm.ChatRequest
+    history_truncated: bool
+    profile: ModelProfile
+
+
+def title_for(question: str) -> str:
+    """A conversation's title: its first question on one line, cut at a word near TITLE_CHARS."""
+    line = " ".join(question.split())
+    if len(line) <= TITLE_CHARS:
+        return line
+    cut = line[: TITLE_CHARS - 1]
+    if " " in cut[TITLE_CHARS // 2 :]:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut + "…"
+
+
+def conversation_for(user: AbstractBaseUser, conversation_id: Any) -> Conversation | None:
+    """The user's conversation with this id, or None (unknown, deleted, malformed or another's)."""
+    try:
+        pk = uuid.UUID(str(conversation_id))
+    except (TypeError, ValueError):
+        return None
+    return Conversation.objects.for_user(user).filter(pk=pk).first()
+
+
+def replay(conversation: Conversation) -> tuple[list[dict[str, str]], list[tuple[str, str]]]:
+    """(history, files): earlier exchanges oldest first, and every file attached so far.
+
+    An exchange whose answer failed or came back empty is left out: the model never answered it.
+    """
+    rows = (
+        conversation.messages.filter(role__in=[Message.Role.USER, Message.Role.ASSISTANT])
+        .order_by("created", "id")
+        .values_list("role", "content", "status", "attachment_name", "attachment_text")
+    )
+    history: list[dict[str, str]] = []
+    files: list[tuple[str, str]] = []
+    for role, content, status, attachment_name, attachment_text in rows:
+        if role == Message.Role.USER:
+            if attachment_text:
+                files.append((attachment_name or "attachment", attachment_text))
+            history.append({"role": role, "content": content})
+        elif status == Message.Status.ERROR or not content:
+            if history and history[-1]["role"] == Message.Role.USER:
+                history.pop()
+        else:
+            history.append({"role": role, "content": content})
+    return history, files
+
+
+def start_turn(
+    *,
+    user: AbstractBaseUser,
+    conversation: Conversation | None,
+    question: str,
+    model: str,
+    temperature: float,
+    top_k: int,
+    top_p: float,
+    max_tokens: int,
+    system_prompt: str = "",
+    attachment: Attachment | None = None,
+) -> Turn:
+    """Save the question (opening a conversation when there is none) and build the call."""
+    params = {"temperature": temperature, "top_k": top_k, "top_p": top_p, "max_tokens": max_tokens}
+    now = timezone.now()
+    with transaction.atomic():
+        if conversation is None:
+            conversation = Conversation.objects.create(
+                owner=user, title=title_for(question), system_prompt=system_prompt, updated=now
+            )
+            history: list[dict[str, str]] = []
+            files: list[tuple[str, str]] = []
+        else:
+            history, files = replay(conversation)
+            changes = {"updated": now}
+            if not conversation.title:
+                changes["title"] = title_for(question)
+            Conversation.objects.filter(pk=conversation.pk).update(**changes)
+            for name, value in changes.items():
+                setattr(conversation, name, value)
+        asked = Message.objects.create(
+            conversation=conversation,
+            role=Message.Role.USER,
+            content=question,
+            model_name=model,
+            attachment=attachment.upload if attachment else "",
+            attachment_name=attachment.name if attachment else "",
+            attachment_text=attachment.text if attachment else "",
+            **params,
+        )
+    if attachment:
+        files.append((attachment.name, attachment.text))
+    profile = llm.profile_for(model)
+    fitted = llm.fit_messages(
+        system_prompt=conversation.system_prompt,
+        history=history,
+        question=question,
+        files=files,
+        context_length=profile.context_length,
+        max_tokens=max_tokens,
+    )
+    request = llm.ChatRequest(
+        model=model, messages=fitted.messages, context_length=profile.context_length, **params
+    )
+    return Turn(conversation, asked, request, fitted.truncated, profile)
+
+
+def save_answer(
+    *,
+    turn: Turn,
+    status: str,
+    text: str,
+    result: llm.ChatResult | None = None,
+    error: str = "",
+    elapsed: float | None = None,
+    time_to_first_token: float | None = None,
+) -> Message:
+    """Store the answer with the call's measurements (from `result` when there is one)."""
+    request = turn.request
+    prompt = result.prompt_tokens if result else None
+    completion = result.completion_tokens if result else None
+    with transaction.atomic():
+        answer = Message.objects.create(
+            conversation=turn.conversation,
+            role=Message.Role.ASSISTANT,
+            content=text,
+            model_name=request.model,
+            temperature=request.temperature,
+            top_k=request.top_k,
+            top_p=request.top_p,
+            max_tokens=request.max_tokens,
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            total_tokens=result.total_tokens if result else None,
+            elapsed_time=result.elapsed if result else elapsed,
+            time_to_first_token=result.time_to_first_token if result else time_to_first_token,
+            status=status,
+            error=error,
+            finish_reason=(result.finish_reason or "") if result else "",
+            raw_usage=result.raw_usage if result else None,
+            history_truncated=turn.history_truncated,
+            cost=turn.profile.cost_for(prompt, completion),
+        )
+        Conversation.objects.filter(pk=turn.conversation.pk).update(updated=answer.created)
+    return answer
+
+
+def save_failure(*, turn: Turn, exc: llm.LLMError) -> Message:
+    """Store a failed call: its message, and whatever text and timings came before it."""
+    partial = exc.partial
+    return save_answer(
+        turn=turn,
+        status=Message.Status.ERROR,
+        text=partial.text if partial else "",
+        error=exc.message,
+        elapsed=partial.elapsed if partial else None,
+        time_to_first_token=partial.time_to_first_token if partial else None,
+    )
+
+
+def send_message(**turn_fields: Any) -> tuple[Turn, Message]:
+    """One whole turn for the plain form post: save, call (sync), save the answer or the error.
+
+    Takes the keyword arguments of `start_turn`.
+    """
+    turn = start_turn(**turn_fields)
+    try:
+        result = llm.chat(turn.request)
+    except llm.LLMError as exc:
+        return turn, save_failure(turn=turn, exc=exc)
+    return turn, save_answer(turn=turn, status=Message.Status.OK, text=result.text, result=result)
