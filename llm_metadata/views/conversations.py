@@ -88,6 +88,7 @@ def conversation_detail(request: HttpRequest, pk: UUID) -> HttpResponse:
         "conversation": conversation,
         "messages_list": selectors.conversation_messages(conversation, request.user),
         "message_template": select_template(MESSAGE_TEMPLATES).template.name,
+        "page_scripts": True,  # the page loads the messages' scripts once, not per message
     }
     return render(request, "llm_metadata/conversation_detail.html", context)
 
