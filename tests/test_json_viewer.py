@@ -147,3 +147,14 @@ def test_it_keeps_the_conversation_view_query_count_flat(
 
 def test_it_asks_visitors_to_log_in(client: Client, db) -> None:
     assert client.get(URL)["Location"].startswith(reverse("account_login"))
+
+
+def test_it_shows_very_deep_values_as_compact_text_and_refuses_absurd_nesting() -> None:
+    deep: object = "bottom"
+    for _ in range(100):
+        deep = [deep]
+    tree, _ = json_view.render_tree(deep)
+    assert tree.count("<details") == json_view.MAX_DEPTH
+    assert "<code>[[" in tree and "&quot;bottom&quot;" in tree
+    with pytest.raises(json_view.JsonInputError, match="nested too deeply"):
+        json_view.decode(b"[" * 100_000 + b"]" * 100_000)
