@@ -27,6 +27,8 @@ MODELS = ("fake-small", "llama3.2:3b", "qwen2.5:7b")
 
 def seed(conversations: int, messages: int, detail: int) -> dict[str, Any]:
     """The account; returns the big conversation's id and the seconds it took."""
+    from django.db import connection
+
     from llm_metadata.models import Conversation, Message
 
     started = time.perf_counter()
@@ -83,6 +85,9 @@ def seed(conversations: int, messages: int, detail: int) -> dict[str, Any]:
             Message.objects.bulk_create(batch)
             batch = []
     Message.objects.bulk_create(batch)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:  # what autovacuum does soon after a bulk load
+            cursor.execute("ANALYZE")
     return {
         "big": str(big.id),
         "conversations": Conversation.objects.count(),

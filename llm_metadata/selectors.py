@@ -55,11 +55,13 @@ def conversations_for(user: User, filters: HistoryFilters) -> QuerySet[Conversat
     """
     conversations = Conversation.objects.for_user(user)
     if filters.query:
-        in_messages = Message.objects.filter(
-            conversation=OuterRef("pk"), content__icontains=filters.query
+        # One pass over the messages (IN), not a correlated EXISTS per conversation, which
+        # PostgreSQL ran as a subplan per row under the OR (0.6 s at 200,000 messages).
+        in_messages = Message.objects.filter(content__icontains=filters.query).values(
+            "conversation_id"
         )
         conversations = conversations.filter(
-            Q(title__icontains=filters.query) | Q(Exists(in_messages))
+            Q(title__icontains=filters.query) | Q(pk__in=in_messages)
         )
     if filters.model:
         used = Message.objects.filter(conversation=OuterRef("pk"), model_name=filters.model)
@@ -95,6 +97,8 @@ def attach_model_names(conversations: Iterable[Conversation]) -> None:
 # The few distinct model names are walked through the (model_name, created) index one jump
 # at a time (a "loose index scan"), then each is kept if one of the user's messages used it:
 # a plain DISTINCT over the user's messages read all of them (0.1 s at 200,000 messages).
+# The check is a LIMIT 1 subquery, not EXISTS, which PostgreSQL would turn into one hash join
+# over every message (0.15 s).
 _MODELS_USED_SQL = """
 WITH RECURSIVE names(name) AS (
     SELECT MIN(model_name) FROM {message} WHERE model_name > ''
@@ -103,10 +107,10 @@ WITH RECURSIVE names(name) AS (
     FROM names WHERE names.name IS NOT NULL
 )
 SELECT name FROM names
-WHERE name IS NOT NULL AND EXISTS (
+WHERE name IS NOT NULL AND (
     SELECT 1 FROM {message} m INNER JOIN {conversation} c ON c.id = m.conversation_id
-    WHERE m.model_name = names.name AND c.owner_id = %s
-)
+    WHERE m.model_name = names.name AND c.owner_id = %s LIMIT 1
+) IS NOT NULL
 ORDER BY name
 """
 
