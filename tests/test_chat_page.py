@@ -1,0 +1,270 @@
+"""/ask/ without JavaScript: a plain POST stores the turn and redirects; continuity; ownership."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
+
+from llm_metadata.models import Conversation, Message, ModelProfile
+from tests.factories import make_conversation, make_turn
+
+ASK = reverse("llm_metadata:ask")
+NEW = reverse("llm_metadata:ask-new")
+
+
+def form(question: str = "What is the capital of France?", **changes: object) -> dict:
+    data: dict[str, object] = {
+        "question": question,
+        "model": "fake-small",
+        "temperature": "0.3",
+        "top_k": "20",
+        "top_p": "0.8",
+        "max_tokens": "256",
+    }
+    data.update(changes)
+    return data
+
+
+def chat_bodies(server) -> list[dict]:
+    return [r["body"] for r in server.state.requests if r["path"].endswith("/chat/completions")]
+
+
+def test_it_stores_the_question_and_the_answer_with_their_metadata(
+    alice: User, alice_client: Client, fake_openai
+) -> None:
+    ModelProfile.objects.create(
+        name="fake-small", input_price_per_million="1.0", output_price_per_million="2.0"
+    )
+    response = alice_client.post(ASK, form())
+    asked, answered = Message.objects.order_by("created", "id")
+    assert response.status_code == 302
+    assert response["Location"] == f"{ASK}#message-{answered.pk}"
+    assert (asked.role, asked.content, asked.model_name) == (
+        "user",
+        "What is the capital of France?",
+        "fake-small",
+    )
+    for message in (asked, answered):
+        assert (message.temperature, message.top_k, message.top_p, message.max_tokens) == (
+            0.3,
+            20,
+            0.8,
+            256,
+        )
+    assert answered.role == "assistant" and answered.status == "ok"
+    assert answered.content == "The capital of France is Paris."
+    assert answered.prompt_tokens and answered.completion_tokens == 6  # the fake's six words
+    assert answered.total_tokens == answered.prompt_tokens + 6
+    assert answered.elapsed_time > 0 and answered.time_to_first_token is not None
+    assert answered.finish_reason == "stop" and answered.raw_usage
+    assert answered.history_truncated is False
+    expected = (answered.prompt_tokens * 1 + 6 * 2) / 1_000_000
+    assert float(answered.cost) == pytest.approx(expected)
+    conversation = Conversation.objects.get()
+    assert conversation.owner == alice
+    assert conversation.title == "What is the capital of France?"
+    assert conversation.updated >= answered.created
+    sent = chat_bodies(fake_openai)[-1]
+    assert sent["messages"] == [{"role": "user", "content": "What is the capital of France?"}]
+    assert (sent["temperature"], sent["top_p"], sent["max_tokens"]) == (0.3, 0.8, 256)
+
+
+def test_it_shows_the_answer_after_the_redirect(alice_client: Client, fake_openai) -> None:
+    fake_openai.state.reply = "| city | country |\n|---|---|\n| Paris | France |"
+    html = alice_client.post(ASK, form(), follow=True).content.decode()
+    assert "<table>" in html and "<td>Paris</td>" in html
+    assert "What is the capital of France?" in html
+    assert "temperature 0.3 · top_k 20 · top_p 0.8 · max_tokens 256" in html
+    assert 'data-copy="answer"' in html
+
+
+def test_it_keeps_the_question_and_stores_the_error_when_the_model_fails(
+    alice_client: Client, fake_openai
+) -> None:
+    fake_openai.state.mode = "status"
+    fake_openai.state.status = 503
+    response = alice_client.post(ASK, form(), follow=True)
+    assert response.status_code == 200
+    asked, answered = Message.objects.order_by("created", "id")
+    assert asked.content == "What is the capital of France?" and asked.status == "ok"
+    assert answered.status == "error" and answered.error
+    assert answered.error in response.content.decode()
+    assert Conversation.objects.get().title == "What is the capital of France?"
+
+
+def test_it_stores_the_partial_text_of_a_stream_cut_off(alice_client: Client, fake_openai) -> None:
+    fake_openai.state.mode = "cut"
+    alice_client.post(ASK, form())
+    answered = Message.objects.get(role="assistant")
+    assert answered.status == "error"
+    assert answered.content == "The capital"
+    assert answered.time_to_first_token is not None
+
+
+def test_it_survives_an_unreachable_endpoint(alice_client: Client, settings) -> None:
+    settings.API_URL = "http://127.0.0.1:9"
+    settings.API_MODELS = ["m"]
+    response = alice_client.post(ASK, form(model="m"), follow=True)
+    assert response.status_code == 200
+    assert Message.objects.get(role="assistant").status == "error"
+
+
+def test_it_continues_the_conversation_with_its_history(alice_client: Client, fake_openai) -> None:
+    alice_client.post(ASK, form("First question", system_prompt="Be brief."))
+    fake_openai.state.reply = "Second answer."
+    alice_client.post(ASK, form("Second question", system_prompt="ignored later"))
+    conversation = Conversation.objects.get()
+    assert conversation.system_prompt == "Be brief."
+    assert conversation.messages.count() == 4
+    assert chat_bodies(fake_openai)[-1]["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "First question"},
+        {"role": "assistant", "content": "The capital of France is Paris."},
+        {"role": "user", "content": "Second question"},
+    ]
+    assert conversation.title == "First question"
+
+
+def test_it_leaves_failed_exchanges_out_of_the_history(alice_client: Client, fake_openai) -> None:
+    fake_openai.state.mode = "status"
+    alice_client.post(ASK, form("Lost question"))
+    fake_openai.state.mode = "ok"
+    alice_client.post(ASK, form("Next question"))
+    assert chat_bodies(fake_openai)[-1]["messages"] == [
+        {"role": "user", "content": "Next question"}
+    ]
+
+
+def test_it_keeps_an_attached_file_in_the_context_of_later_turns(
+    alice_client: Client, fake_openai
+) -> None:
+    upload = SimpleUploadedFile("cities.csv", b"city,country\nParis,France\n")
+    alice_client.post(ASK, form("Which cities?", file_upload=upload))
+    alice_client.post(ASK, form("And again?"))
+    first, second = chat_bodies(fake_openai)[-2:]
+    assert "Paris,France" in first["messages"][-1]["content"]
+    assert "--- file: cities.csv ---" in second["messages"][-1]["content"]
+    assert second["messages"][-1]["content"].endswith("And again?")
+    asked = Message.objects.filter(role="user").order_by("created").first()
+    assert asked.attachment_name == "cities.csv"
+    assert asked.attachment_text == "city,country\nParis,France\n"
+    assert asked.attachment.read() == b"city,country\nParis,France\n"
+
+
+def test_it_records_when_the_history_was_cut(alice_client: Client, fake_openai) -> None:
+    ModelProfile.objects.create(name="fake-small", context_length=300)
+    alice_client.post(ASK, form("x" * 760, max_tokens="100"))
+    alice_client.post(ASK, form("short", max_tokens="100"))
+    first, second = Message.objects.filter(role="assistant").order_by("created")
+    assert (first.history_truncated, second.history_truncated) == (False, True)
+
+
+def test_it_keeps_the_conversation_in_the_session(alice_client: Client, fake_openai) -> None:
+    alice_client.post(ASK, form("One"))
+    conversation = Conversation.objects.get()
+    assert alice_client.session["conversation_id"] == str(conversation.pk)
+    alice_client.post(ASK, {k: v for k, v in form("Two").items()})
+    assert Conversation.objects.count() == 1
+    html = alice_client.get(ASK).content.decode()
+    assert "One" in html and "Two" in html
+    assert f'name="conversation" id="id_conversation" value="{conversation.pk}"' in html
+
+
+def test_it_starts_a_new_conversation(alice_client: Client, fake_openai) -> None:
+    alice_client.post(ASK, form("One"))
+    response = alice_client.post(NEW)
+    assert response.status_code == 302 and response["Location"] == ASK
+    assert "conversation_id" not in alice_client.session
+    assert "New conversation" in alice_client.get(ASK).content.decode()
+    alice_client.post(ASK, form("Two"))
+    assert Conversation.objects.count() == 2
+
+
+def test_it_posts_into_the_conversation_the_page_shows(
+    alice: User, alice_client: Client, fake_openai
+) -> None:
+    shown = make_conversation(alice)
+    other = make_conversation(alice)
+    session = alice_client.session
+    session["conversation_id"] = str(other.pk)
+    session.save()
+    alice_client.post(ASK, form("Here", conversation=str(shown.pk)))
+    assert shown.messages.count() == 2 and other.messages.count() == 0
+    alice_client.post(ASK, form("Fresh", conversation=""))
+    assert Conversation.objects.count() == 3
+
+
+def test_it_resumes_one_of_the_users_conversations(
+    alice: User, alice_client: Client, demo_endpoint
+) -> None:
+    conversation = make_conversation(alice, title="Old talk")
+    make_turn(conversation, "Earlier question", "Earlier answer")
+    html = alice_client.get(ASK, {"c": str(conversation.pk)}).content.decode()
+    assert "Old talk" in html and "Earlier answer" in html
+    assert alice_client.session["conversation_id"] == str(conversation.pk)
+
+
+def test_it_hides_other_users_conversations(bob: User, alice_client: Client, fake_openai) -> None:
+    theirs = make_conversation(bob)
+    assert alice_client.get(ASK, {"c": str(theirs.pk)}).status_code == 404
+    assert alice_client.get(ASK, {"c": "not-a-uuid"}).status_code == 404
+    assert alice_client.get(ASK, {"c": str(uuid.uuid4())}).status_code == 404
+    response = alice_client.post(ASK, form(conversation=str(theirs.pk)))
+    assert response.status_code == 404
+    assert theirs.messages.count() == 0
+
+
+def test_it_forgets_a_stale_session_conversation(
+    bob: User, alice_client: Client, demo_endpoint
+) -> None:
+    session = alice_client.session
+    session["conversation_id"] = str(make_conversation(bob).pk)
+    session.save()
+    assert "New conversation" in alice_client.get(ASK).content.decode()
+    assert "conversation_id" not in alice_client.session
+
+
+def test_it_shows_the_demo_banner_without_an_endpoint(alice_client: Client, demo_endpoint) -> None:
+    html = alice_client.get(ASK).content.decode()
+    assert 'id="demo-banner"' in html
+    assert "Demo model (offline" in html
+
+
+def test_it_answers_with_the_demo_model(alice_client: Client, demo_endpoint) -> None:
+    alice_client.post(ASK, form(model="demo"))
+    answered = Message.objects.get(role="assistant")
+    assert answered.status == "ok" and "demo model" in answered.content
+
+
+def test_its_queries_do_not_grow_with_the_conversation(
+    alice: User, alice_client: Client, fake_openai, django_assert_max_num_queries
+) -> None:
+    conversation = make_conversation(alice)
+    for i in range(150):
+        make_turn(conversation, f"Question {i}", f"Answer **{i}**", model_name="fake-small")
+    with django_assert_max_num_queries(10):
+        response = alice_client.get(ASK, {"c": str(conversation.pk)})
+    assert response.content.decode().count('class="mb-3 message-item"') == 300
+
+
+def test_it_lets_only_the_owner_download_an_attachment(
+    alice_client: Client, bob_client: Client, fake_openai
+) -> None:
+    upload = SimpleUploadedFile("notes.md", b"# Notes\n")
+    alice_client.post(ASK, form(file_upload=upload))
+    asked = Message.objects.get(role="user")
+    url = reverse("llm_metadata:attachment-download", args=[asked.pk])
+    assert url in alice_client.get(ASK).content.decode()
+    response = alice_client.get(url)
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == b"# Notes\n"
+    assert 'filename="notes.md"' in response["Content-Disposition"]
+    assert bob_client.get(url).status_code == 404
+    answered = Message.objects.get(role="assistant")
+    url = reverse("llm_metadata:attachment-download", args=[answered.pk])
+    assert alice_client.get(url).status_code == 404
