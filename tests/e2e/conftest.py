@@ -4,7 +4,8 @@ Session-wide: `fake_llm` (the fake OpenAI server process, 80 ms between tokens),
 (a database of its own, collected static files, production settings, DEBUG off; not named
 `live_server`, which would wake pytest-django's) and `live_server_url`. Per test: `page` (a fresh
 browser context) and `signed_in_page` (a new user signed up through /accounts/signup/, name in
-`page.username`). `screenshot(page, "name")` saves docs/screenshots/name.png.
+`page.username`). `screenshot(page, "name")` saves docs/screenshots/name.png. To look at the
+stored rows, use `e2e_server.shell("...print(...)")`, never the `db` fixture.
 Every test in this folder is marked `e2e`; without /usr/bin/chromium they fail, never skip.
 """
 
@@ -185,6 +186,11 @@ class LiveServer:
             pytest.fail(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
         return result.stdout
 
+    def shell(self, code: str) -> str:
+        """Run Python in `manage.py shell` on the server's database (e2e tests must not use the
+        test process's own database: the browser's event loop forbids it); what it prints."""
+        return self.manage("shell", "--verbosity", "0", "-c", code)
+
 
 def _wait_healthy(server: LiveServer) -> None:
     deadline = time.monotonic() + START_TIMEOUT
@@ -251,8 +257,10 @@ def live_server_url(e2e_server: LiveServer) -> str:
     return e2e_server.url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one test module: Playwright's sync API runs an event loop in this thread,
+    which must be gone before the suite's async and database tests run."""
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"{CHROMIUM} is missing: install Debian's Chromium with `make chromium`.")
     from playwright.sync_api import sync_playwright

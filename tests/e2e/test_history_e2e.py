@@ -10,7 +10,7 @@ REPLY = "The capital of France is Paris."  # the fake LLM's default answer
 
 
 def test_it_finds_opens_and_deletes_a_conversation_from_history(
-    signed_in_page: Any, fake_llm: Any, screenshot
+    signed_in_page: Any, fake_llm: Any, e2e_server: Any, screenshot
 ) -> None:
     page = signed_in_page
     fake_llm.reset()
@@ -44,3 +44,9 @@ def test_it_finds_opens_and_deletes_a_conversation_from_history(
     page.wait_for_url("**/conversation/")
     expect(page.locator("main")).to_contain_text("Conversation deleted.")
     expect(page.locator("li.conversation-row", has_text=question)).to_have_count(0)
+    remaining = e2e_server.shell(
+        "from llm_metadata.models import Conversation, Message;"
+        f"print(Conversation.objects.filter(owner__username={page.username!r}).count(),"
+        f" Message.objects.filter(conversation__owner__username={page.username!r}).count())"
+    )
+    assert remaining.split() == ["0", "0"]
