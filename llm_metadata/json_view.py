@@ -18,6 +18,7 @@ MAX_TABLE_ROWS = 2000
 MAX_DEPTH = 64  # deeper values are shown as compact JSON text
 OPEN_DEPTH = 3  # levels expanded on arrival
 TABLE_SEARCH_DEPTH = 3  # how deep under objects a list of records is looked for
+MAX_TEXT = 2000  # characters of one value shown; the download keeps everything
 
 
 class JsonInputError(ValueError):
@@ -90,9 +91,17 @@ def _count_nodes(data: Any) -> int:
     return count
 
 
+def clip(text: str) -> str:
+    """Long text cut to MAX_TEXT characters, saying how much was left out."""
+    if len(text) <= MAX_TEXT:
+        return text
+    return f"{text[:MAX_TEXT]}… ({len(text) - MAX_TEXT} more characters)"
+
+
 def _scalar_html(value: Any) -> str:
     if isinstance(value, str):
-        return f'<span class="json-string">{escape(json.dumps(value, ensure_ascii=False))}</span>'
+        text = clip(json.dumps(value, ensure_ascii=False))
+        return f'<span class="json-string">{escape(text)}</span>'
     if value is None:
         return '<span class="json-null">null</span>'
     if isinstance(value, bool):
@@ -121,13 +130,13 @@ class _TreeWriter:
             text = (
                 _scalar_html(value)
                 if not isinstance(value, dict | list)
-                else escape(compact(value))
+                else escape(clip(compact(value)))
             )
             self.parts.append(f'<div class="json-leaf">{key}{text}</div>')
             return
         if depth >= MAX_DEPTH:
             self.parts.append(
-                f'<div class="json-leaf">{key}<code>{escape(compact(value))}</code></div>'
+                f'<div class="json-leaf">{key}<code>{escape(clip(compact(value)))}</code></div>'
             )
             return
         opened = " open" if depth < OPEN_DEPTH else ""
@@ -171,9 +180,9 @@ def _cell(record: dict, column: str) -> tuple[str, str]:
         return "", "missing"
     value = record[column]
     if isinstance(value, str):
-        return value, "string"
+        return clip(value), "string"
     if isinstance(value, dict | list):
-        return compact(value), "json"
+        return clip(compact(value)), "json"
     if value is None:
         return "null", "null"
     if isinstance(value, bool):

@@ -158,3 +158,19 @@ def test_it_shows_very_deep_values_as_compact_text_and_refuses_absurd_nesting() 
     assert "<code>[[" in tree and "&quot;bottom&quot;" in tree
     with pytest.raises(json_view.JsonInputError, match="nested too deeply"):
         json_view.decode(b"[" * 100_000 + b"]" * 100_000)
+
+
+def test_it_clips_long_values_on_screen_only(alice_client: Client) -> None:
+    long_text = "x" * (json_view.MAX_TEXT + 500)
+    response = _upload(alice_client, json.dumps([{"text": long_text}]).encode())
+    assert "… (500 more characters)" in response.text
+    assert long_text in response.text  # whole in the download's data
+
+
+def test_it_downloads_a_conversation_through_its_export(alice: User, alice_client: Client) -> None:
+    conversation = make_conversation(alice)
+    make_turn(conversation, question="A" * 5000)
+    response = alice_client.get(f"{URL}?conversation={conversation.pk}")
+    export = reverse("llm_metadata:conversation-export", args=[conversation.pk, "json"])
+    assert f'href="{export}" id="json-download"' in response.text
+    assert 'name="data"' not in response.text and "A" * 5000 not in response.text

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from .. import exports, json_view
@@ -53,14 +54,20 @@ class JsonUploadForm(forms.Form):
 
 
 def _render(
-    request: HttpRequest, form: JsonUploadForm, data: Any = None, name: str = ""
+    request: HttpRequest,
+    form: JsonUploadForm,
+    data: Any = None,
+    name: str = "",
+    download_url: str = "",
 ) -> HttpResponse:
+    """The page; with a document, its tree, table and download (a link, or the data posted back)."""
     context: dict[str, Any] = {"form": form, "max_mb": max_bytes() // 1048576}
     if name:
         context.update(
             name=name,
             view=json_view.build_view(data),
-            compact=json_view.compact(data),
+            download_url=download_url,
+            compact="" if download_url else json_view.compact(data),
             download_name=download_name(name),
         )
     return render(request, "llm_metadata/json_viewer.html", context)
@@ -82,7 +89,9 @@ def json_viewer(request: HttpRequest) -> HttpResponse:
             raise Http404("No such conversation.") from None
         conversation = get_object_or_404(Conversation.objects.for_user(request.user), pk=pk)
         data = exports.conversation_dict(conversation)
-        return _render(request, form, data, f"conversation-{conversation.pk}.json")
+        # The app's own export is the download: a long conversation would not fit in a form.
+        export = reverse("llm_metadata:conversation-export", args=[conversation.pk, "json"])
+        return _render(request, form, data, f"conversation-{conversation.pk}.json", export)
     return _render(request, form)
 
 
