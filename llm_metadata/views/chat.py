@@ -15,6 +15,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.db import close_old_connections
 from django.http import (
     FileResponse,
     Http404,
@@ -199,6 +200,9 @@ def _answer_meta(answer: Message) -> dict[str, Any]:
 async def _events(request: HttpRequest, turn: services.Turn, meta: bytes) -> AsyncIterator[bytes]:
     """meta, coalesced deltas, then done or error; a client that goes away leaves `cancelled`."""
     yield meta
+    # Give the request's database connection back (to the pool) while the answer streams:
+    # held to the end, PostgreSQL's 10 pooled connections capped a worker at 10 chats.
+    await sync_to_async(close_old_connections)()
     parts: list[str] = []
     started = perf_counter()
     first: float | None = None
