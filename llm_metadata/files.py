@@ -16,6 +16,7 @@ from django.core.files.uploadedfile import UploadedFile
 TEXT_SUFFIXES = (".txt", ".md", ".csv", ".json")
 SUFFIXES = (*TEXT_SUFFIXES, ".docx", ".pdf")
 ACCEPT = ",".join(SUFFIXES)
+LABEL = " ".join(SUFFIXES)
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy Office (.doc, .xls) compound file
 ZIP_MAGIC = b"PK\x03\x04"
 PDF_MAGIC = b"%PDF-"

@@ -118,6 +118,13 @@ class ChatForm(forms.Form):
         """The sampling parameters, shown as sliders."""
         return [self[name] for name in RANGES]
 
+    def clean_question(self) -> str:
+        """Line ends as \n, whatever the browser sent (form posts use \r\n)."""
+        return self.cleaned_data["question"].replace("\r\n", "\n")
+
+    def clean_system_prompt(self) -> str:
+        return self.cleaned_data["system_prompt"].replace("\r\n", "\n")
+
     def clean_file_upload(self) -> Attachment | None:
         upload = self.cleaned_data.get("file_upload")
         if not upload:

@@ -30,7 +30,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from .. import llm, selectors, services
-from ..files import ACCEPT
+from ..files import ACCEPT, LABEL
 from ..forms import ChatForm, initial_for, model_options
 from ..models import Conversation, Message
 from ..streaming import coalesce, sse
@@ -92,6 +92,7 @@ def _render_page(
         "form": form,
         "model_options": options,
         "accept": ACCEPT,
+        "accept_label": LABEL,
         "max_upload_mb": settings.MAX_UPLOAD_MB,
         "page_scripts": True,
     }
