@@ -52,12 +52,18 @@ def _conversation_from_request(request: HttpRequest, form: ChatForm | None) -> C
         conversation = services.conversation_for(request.user, wanted)
         if conversation is None:
             raise Http404("No such conversation.")
-        request.session[SESSION_KEY] = str(conversation.pk)
+        _remember(request, conversation)
         return conversation
     conversation = services.conversation_for(request.user, request.session.get(SESSION_KEY))
     if conversation is None:
         request.session.pop(SESSION_KEY, None)
     return conversation
+
+
+def _remember(request: HttpRequest, conversation: Conversation) -> None:
+    """Make this the session's conversation; an unchanged session is not written again."""
+    if request.session.get(SESSION_KEY) != str(conversation.pk):
+        request.session[SESSION_KEY] = str(conversation.pk)
 
 
 def _turn_fields(request: HttpRequest, form: ChatForm, conversation: Conversation | None) -> dict:
@@ -109,7 +115,7 @@ def ask(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _render_page(request, conversation, form, status=400)
     turn, answer = services.send_message(**_turn_fields(request, form, conversation))
-    request.session[SESSION_KEY] = str(turn.conversation.pk)
+    _remember(request, turn.conversation)
     return redirect(f"{reverse('llm_metadata:ask')}#message-{answer.pk}")
 
 
@@ -152,7 +158,7 @@ def _prepare(request: HttpRequest) -> dict[str, list[str]] | tuple[services.Turn
     if not form.is_valid():
         return form.error_dict()
     turn = services.start_turn(**_turn_fields(request, form, conversation))
-    request.session[SESSION_KEY] = str(turn.conversation.pk)
+    _remember(request, turn.conversation)
     meta = {
         "conversation_id": str(turn.conversation.pk),
         "question_id": turn.question.pk,
