@@ -228,6 +228,38 @@ async def test_it_stores_a_cancelled_answer_when_the_client_hangs_up(
     assert fake_openai.state.disconnects == 1
 
 
+async def test_it_relays_two_answers_at_once_on_one_event_loop(
+    alice: User, bob: User, fake_openai
+) -> None:
+    fake_openai.state.tokens = 100  # alice's long answer (the fake reads it per request)
+    fake_openai.state.delay = 0.02
+    alice_streaming = asyncio.Event()
+    finished: list[str] = []
+
+    def alice_watch(body: bytes) -> bool:
+        if b"event: delta" in body and not alice_streaming.is_set():
+            fake_openai.state.tokens = 3  # bob's short one
+            alice_streaming.set()
+        return False
+
+    async def alice_asks() -> Exchange:
+        exchange = await post(alice, form(), hang_up_when=alice_watch)
+        finished.append("alice")
+        return exchange
+
+    async def bob_asks() -> Exchange:
+        await alice_streaming.wait()
+        exchange = await post(bob, form())
+        finished.append("bob")
+        return exchange
+
+    long, short = await asyncio.gather(alice_asks(), bob_asks())
+    assert long.names()[-1] == short.names()[-1] == "done"
+    assert (len(long.names()) > 3, short.text()) == (True, " lorem ipsum dolor")
+    # Bob's short answer went out while alice's long one was still streaming.
+    assert finished == ["bob", "alice"]
+
+
 async def test_it_answers_with_the_demo_model(alice: User, demo_endpoint) -> None:
     exchange = await post(alice, form(model="demo"))
     assert exchange.names()[-1] == "done"
