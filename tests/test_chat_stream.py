@@ -207,6 +207,21 @@ async def test_it_keeps_the_text_before_a_stream_is_cut(alice: User, fake_openai
     assert (answered.status, answered.content) == ("error", "The capital")
 
 
+async def test_it_ends_the_stream_with_a_message_when_something_breaks(
+    alice: User, fake_openai, monkeypatch
+) -> None:
+    async def broken(request: object) -> AsyncIterator[str]:
+        yield "Half an"
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("llm_metadata.views.chat.llm.astream_chat", broken)
+    exchange = await post(alice, form())
+    assert exchange.names() == ["meta", "delta", "error"]
+    assert "question is saved" in exchange.events()[-1][1]["message"]
+    _, answered = await messages()
+    assert (answered.status, answered.content) == ("error", "Half an")
+
+
 async def test_it_stores_a_cancelled_answer_when_the_client_hangs_up(
     alice: User, fake_openai
 ) -> None:

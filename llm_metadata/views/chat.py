@@ -236,6 +236,14 @@ async def _events(request: HttpRequest, turn: services.Turn, meta: bytes) -> Asy
         )
         logger.info("chat stream cancelled by the client; partial answer stored")
         raise
+    except Exception:  # a bug must still end the stream with a message, not a cut connection
+        logger.exception("chat stream failed")
+        failure = llm.LLMError("Something went wrong while answering; the question is saved.")
+        failure.partial = llm.ChatResult(
+            text="".join(parts), model=turn.request.model, elapsed=perf_counter() - started
+        )
+        yield await sync_to_async(_finish)(request, turn, failure=failure)
+        return
     if result is None:  # pragma: no cover - the LLM package always ends with a result
         failure = llm.LLMError("The answer ended without its final record.")
         yield await sync_to_async(_finish)(request, turn, failure=failure)
