@@ -55,7 +55,9 @@ def test_it_streams_markdown_then_answers_with_the_history(
     stop = page.locator("#stop-button")
     expect(stop).to_be_visible()
     expect(page.locator("#send-button")).to_be_disabled()
-    expect(answer.locator(".message-content strong")).to_have_text("bold", timeout=STREAMING)  # markdown, live
+    expect(answer.locator(".message-content strong")).to_have_text(
+        "bold", timeout=STREAMING
+    )  # markdown, live
     early = len(answer.inner_text())
     expect(answer).to_contain_text("word5", timeout=STREAMING)
     assert stop.is_visible(), "the answer should still be streaming"
