@@ -258,6 +258,10 @@ class Stack:
             if proc.stdout:
                 proc.stdout.close()
         self.procs.clear()
+        log = self.tmp / "gunicorn.log"
+        if log.exists():  # kept for a look at any error the figures count
+            RESULTS.mkdir(parents=True, exist_ok=True)
+            shutil.copy(log, RESULTS / f"last-gunicorn-{self.db}.log")
         if self.db == "postgresql":
             try:
                 _pg_admin(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")

@@ -37,25 +37,33 @@ async def coalesce(
     last_sent = float("-inf")
     try:
         while True:
-            if pending is None:
-                pending = asyncio.ensure_future(anext(iterator))
-            timeout = max(0.0, last_sent + window - monotonic()) if buffer else None
-            done, _ = await asyncio.wait((pending,), timeout=timeout)
-            if not done:  # the window closed with text waiting
-                yield "".join(buffer)
-                buffer.clear()
-                last_sent = monotonic()
-                continue
-            future, pending = pending, None
-            try:
-                item = future.result()
-            except StopAsyncIteration:
-                break
-            except Exception:
-                if buffer:  # the text before a failure still reaches the reader
+            if pending is None and not buffer:
+                # No text waits for its window, so no timer: await the source directly (a task
+                # and a wait per token cost ~20 us each for models slower than the window).
+                try:
+                    item = await anext(iterator)
+                except StopAsyncIteration:
+                    break
+            else:
+                if pending is None:
+                    pending = asyncio.ensure_future(anext(iterator))
+                timeout = max(0.0, last_sent + window - monotonic()) if buffer else None
+                done, _ = await asyncio.wait((pending,), timeout=timeout)
+                if not done:  # the window closed with text waiting
                     yield "".join(buffer)
                     buffer.clear()
-                raise
+                    last_sent = monotonic()
+                    continue
+                future, pending = pending, None
+                try:
+                    item = future.result()
+                except StopAsyncIteration:
+                    break
+                except Exception:
+                    if buffer:  # the text before a failure still reaches the reader
+                        yield "".join(buffer)
+                        buffer.clear()
+                    raise
             if not isinstance(item, str):
                 if buffer:
                     yield "".join(buffer)
