@@ -90,14 +90,22 @@ class MessageAdmin(admin.ModelAdmin):
         """Each word in the content or the owner's username/e-mail, found without joins.
 
         The default OR over the three joined columns read every message through two joins
-        (0.3 s at 200,000 messages); the matching owners are looked up in the user table first.
+        (0.3 s at 200,000 messages); the matching owners are looked up in the user table first,
+        and when there are none the content test stands alone (PostgreSQL's trigram index).
         """
         for word in smart_split(search_term):
             if word[:1] in "\"'" and word[-1:] == word[:1]:
                 word = unescape_string_literal(word)
-            owners = User.objects.filter(Q(username__icontains=word) | Q(email__icontains=word))
-            owned = Conversation.objects.filter(owner__in=owners).values("pk")
-            queryset = queryset.filter(Q(content__icontains=word) | Q(conversation__in=owned))
+            owners = list(
+                User.objects.filter(
+                    Q(username__icontains=word) | Q(email__icontains=word)
+                ).values_list("pk", flat=True)
+            )
+            match = Q(content__icontains=word)
+            if owners:
+                owned = Conversation.objects.filter(owner__in=owners).values("pk")
+                match |= Q(conversation__in=owned)
+            queryset = queryset.filter(match)
         return queryset, False
 
     @admin.display(description="content")
