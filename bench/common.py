@@ -24,6 +24,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -75,6 +76,10 @@ def databases(quick: bool = False) -> list[str]:
     else:
         print(f"(PostgreSQL at {PG_ADMIN_URL} not reachable: SQLite only)")
     return found
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _static_is_fresh() -> bool:
@@ -146,6 +151,9 @@ class Stack:
         self.stop()
 
     def start(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            # A bench stopped with SIGTERM (timeout, CI) still stops what it started.
+            signal.signal(signal.SIGTERM, _exit_on_sigterm)
         if self.db == "postgresql":
             _pg_admin(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
             _pg_admin(f"CREATE DATABASE {PG_DATABASE}")
