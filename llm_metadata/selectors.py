@@ -156,3 +156,12 @@ def conversation_messages(conversation: Conversation, user: User) -> QuerySet[Me
     return conversation.messages.order_by("created", "id").prefetch_related(
         Prefetch("feedback", queryset=own_feedback)
     )
+
+
+def latest_messages(
+    conversation: Conversation, user: User, limit: int
+) -> tuple[list[Message], bool]:
+    """The newest `limit` messages in order, and whether older ones exist (one query more)."""
+    newest_first = conversation_messages(conversation, user).reverse()[: limit + 1]
+    rows = list(newest_first)
+    return rows[:limit][::-1], len(rows) > limit

@@ -249,7 +249,25 @@ def test_its_queries_do_not_grow_with_the_conversation(
         make_turn(conversation, f"Question {i}", f"Answer **{i}**", model_name="fake-small")
     with django_assert_max_num_queries(10):
         response = alice_client.get(ASK, {"c": str(conversation.pk)})
-    assert response.content.decode().count('class="mb-3 message-item"') == 300
+    html = response.content.decode()
+    # The newest 50 messages (turns 125 to 149) in order; the rest are on the conversation's page.
+    assert html.count('class="mb-3 message-item"') == 50
+    assert "Question 124<" not in html
+    assert html.index("Question 125<") < html.index("Answer <strong>125</strong>")
+    assert html.index("Answer <strong>148</strong>") < html.index("Question 149<")
+    assert 'id="earlier-messages"' in html
+
+
+def test_it_shows_a_short_conversation_whole(
+    alice: User, alice_client: Client, demo_endpoint
+) -> None:
+    conversation = make_conversation(alice)
+    for i in range(25):
+        make_turn(conversation, f"Question {i}", f"Answer {i}")
+    html = alice_client.get(ASK, {"c": str(conversation.pk)}).content.decode()
+    assert html.count('class="mb-3 message-item"') == 50
+    assert "Question 0<" in html
+    assert 'id="earlier-messages"' not in html
 
 
 def test_it_lets_only_the_owner_download_an_attachment(

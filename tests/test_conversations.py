@@ -193,7 +193,29 @@ def test_it_keeps_the_detail_query_count_flat(
         make_turn(conversation, question=f"q{index}", answer=f"a{index}")
     with django_assert_max_num_queries(7):
         response = alice_client.get(_detail(conversation))
-    assert response.text.count('class="mb-3 message-item"') == 300
+    assert response.text.count('class="mb-3 message-item"') == 50
+    assert "300 messages · showing 1–50" in response.text
+    with django_assert_max_num_queries(7):
+        last = alice_client.get(_detail(conversation), {"page": 6})
+    assert last.text.count('class="mb-3 message-item"') == 50
+    assert "showing 251–300" in last.text
+
+
+def test_it_pages_a_long_conversation_in_order(alice: User, alice_client: Client) -> None:
+    conversation = make_conversation(alice)
+    for index in range(30):
+        make_turn(conversation, question=f"q{index}?", answer=f"a{index}.")
+
+    first = alice_client.get(_detail(conversation)).text
+    second = alice_client.get(_detail(conversation), {"page": 2}).text
+    beyond = alice_client.get(_detail(conversation), {"page": 99}).text
+
+    assert first.index("q0?") < first.index("a0.") < first.index("a24.")
+    assert "q25?" not in first and "Page 1 of 2" in first
+    assert 'href="?page=2"' in first and "Latest" in first
+    assert "a24." not in second and second.index("q25?") < second.index("a29.")
+    assert 'href="?page=1"' in second and "Page 2 of 2" in second
+    assert "q25?" in beyond  # a page past the end shows the last one
 
 
 def test_it_renames_a_conversation(alice: User, alice_client: Client) -> None:

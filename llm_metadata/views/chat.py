@@ -37,6 +37,7 @@ from ..streaming import coalesce, sse
 
 logger = logging.getLogger(__name__)
 SESSION_KEY = "conversation_id"
+CHAT_PAGE_MESSAGES = 50  # the chat page shows the newest; the whole thread is on its own page
 
 
 def _conversation_from_request(request: HttpRequest, form: ChatForm | None) -> Conversation | None:
@@ -85,8 +86,10 @@ def _turn_fields(request: HttpRequest, form: ChatForm, conversation: Conversatio
 def _render_page(
     request: HttpRequest, conversation: Conversation | None, form: ChatForm, status: int = 200
 ) -> HttpResponse:
-    messages_list = (
-        list(selectors.conversation_messages(conversation, request.user)) if conversation else []
+    messages_list, earlier = (
+        selectors.latest_messages(conversation, request.user, CHAT_PAGE_MESSAGES)
+        if conversation
+        else ([], False)
     )
     options = model_options(form.fields["model"].choices)
     if not form.is_bound:
@@ -95,12 +98,12 @@ def _render_page(
     context = {
         "conversation": conversation,
         "messages_list": messages_list,
+        "earlier_messages": earlier,
         "form": form,
         "model_options": options,
         "accept": ACCEPT,
         "accept_label": LABEL,
         "max_upload_mb": settings.MAX_UPLOAD_MB,
-        "page_scripts": True,
     }
     return render(request, "llm_metadata/ask.html", context, status=status)
 
@@ -146,7 +149,7 @@ def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
 def _message_html(request: HttpRequest, message: Message) -> str:
     return render_to_string(
         "llm_metadata/_message_item.html",
-        {"message": message, "page_scripts": True},
+        {"message": message},
         request=request,
     )
 
