@@ -44,24 +44,10 @@ def local_llm() -> Iterator[str]:
     if models:
         yield models[0]
         return
-    python = LOCAL / "venv" / "bin" / "python"
-    weights = sorted(LOCAL.glob("*.gguf"))
-    if not python.exists() or not weights:
+    if not (LOCAL / "venv" / "bin" / "python").exists() or not list(LOCAL.glob("*.gguf")):
         pytest.skip("the local model is not installed: run `make local-llm-setup` to enable this")
     server = subprocess.Popen(
-        [
-            str(python),
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            str(weights[0]),
-            "--model_alias",
-            "smollm2-135m-instruct",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "8081",
-        ],
+        ["bash", str(ROOT / "scripts" / "local_llm.sh"), "serve"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
