@@ -17,9 +17,11 @@ run: $(VENV)/.installed
 	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
 	DEBUG=$${DEBUG:-1} $(VENV)/bin/uvicorn main.asgi:application --host 127.0.0.1 --port $(PORT)
 
-## Debian's Chromium for the browser tests (Playwright cannot download browsers here).
+## Debian's Chromium for the browser tests (Playwright cannot download browsers here), with an
+## emoji font so that screenshots show the feedback buttons' thumbs.
 chromium:
-	@test -x /usr/bin/chromium || { apt-get update -qq && apt-get install -y -qq chromium; }
+	@test -x /usr/bin/chromium && test -d /usr/share/fonts/truetype/noto || \
+		{ apt-get update -qq && apt-get install -y -qq chromium fonts-noto-color-emoji; }
 
 ## The whole test suite (SQLite by default; set DATABASE_URL=postgres://... for PostgreSQL).
 test: $(VENV)/.installed chromium
