@@ -7,14 +7,12 @@ Totals cover every message in scope; the per-model table and the charts cover an
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection
 from django.db.models import (
     Aggregate,
     Avg,
@@ -25,12 +23,11 @@ from django.db.models import (
     Q,
     QuerySet,
     Sum,
-    Value,
     When,
-    Window,
 )
-from django.db.models.functions import Cast, Coalesce, RowNumber, TruncDate
+from django.db.models.functions import Cast, Coalesce
 
+from .local_dates import local_date
 from .models import Feedback, Message
 
 ANSWER = Message.Role.ASSISTANT
@@ -125,7 +122,8 @@ def totals(messages: QuerySet[Message]) -> dict[str, Any]:
 
 
 class PercentileCont(Aggregate):
-    """PostgreSQL's ordered-set aggregate `percentile_cont(f) WITHIN GROUP (ORDER BY x)`."""
+    """`percentile_cont(f) WITHIN GROUP (ORDER BY x)`: PostgreSQL's own ordered-set aggregate,
+    on SQLite the equivalent registered by `sqlite_percentile`. NULLs are ignored."""
 
     function = "percentile_cont"
     template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
@@ -136,42 +134,9 @@ class PercentileCont(Aggregate):
             raise ValueError("fraction must be within [0, 1]")
         super().__init__(expression, fraction=repr(float(fraction)), **extra)
 
-
-def percentiles(answers: QuerySet[Message], column: str, fraction: float) -> dict[str, float]:
-    """`percentile_cont(fraction)` of `column` per model (NULLs ignored), by model name."""
-    rows = answers.filter(**{f"{column}__isnull": False})
-    if connection.vendor == "postgresql":
-        grouped = rows.order_by().values("model_name").annotate(p=PercentileCont(column, fraction))
-        return {row["model_name"]: row["p"] for row in grouped}
-    return _percentiles_by_rank(rows, column, fraction)
-
-
-def _percentiles_by_rank(rows: QuerySet[Message], column: str, fraction: float) -> dict[str, float]:
-    """Portable percentile_cont: rank rows per model in SQL, fetch only the 1-2 rows around
-    position fraction * (n - 1), and interpolate between them."""
-    by_model = [F("model_name")]
-    position = Value(fraction) * (F("n") - 1)
-    ranked = (
-        rows.order_by()
-        .annotate(
-            rank=Window(RowNumber(), partition_by=by_model, order_by=F(column).asc()),
-            n=Window(Count("id"), partition_by=by_model),
-        )
-        # rank - 1 is the 0-based index; keep the integers strictly within (pos - 1, pos + 1).
-        .filter(rank__gt=position, rank__lt=position + 2)
-        .values_list("model_name", "rank", "n", column)
-    )
-    around: dict[str, list[tuple[int, float, int]]] = defaultdict(list)
-    for model, rank, n, value in ranked:
-        around[model].append((rank, value, n))
-    result = {}
-    for model, found in around.items():
-        found.sort()
-        n = found[0][2]
-        pos = fraction * (n - 1)
-        low, high = found[0][1], found[-1][1]
-        result[model] = low + (high - low) * (pos - math.floor(pos))
-    return result
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        template = "%(function)s(%(expressions)s, %(fraction)s)"
+        return self.as_sql(compiler, connection, template=template, **extra)
 
 
 def model_table(messages: QuerySet[Message]) -> list[ModelRow]:
@@ -188,6 +153,9 @@ def model_table(messages: QuerySet[Message]) -> list[ModelRow]:
             mean_tps=Avg(TOKENS_PER_SECOND),
             n_errors=Count("id", filter=Q(status=Message.Status.ERROR)),
             sum_cost=Sum("cost"),
+            p50_elapsed=PercentileCont("elapsed_time", 0.5),
+            p95_elapsed=PercentileCont("elapsed_time", 0.95),
+            p50_ttft=PercentileCont("time_to_first_token", 0.5),
         )
         .order_by("-n_answers", "model_name")
     )
@@ -201,18 +169,14 @@ def model_table(messages: QuerySet[Message]) -> list[ModelRow]:
             mean_tokens_per_second=g["mean_tps"],
             errors=g["n_errors"],
             cost=g["sum_cost"],
+            p50_elapsed=g["p50_elapsed"],
+            p95_elapsed=g["p95_elapsed"],
+            p50_ttft=g["p50_ttft"],
         )
         for g in grouped
     }
     if not rows:
         return []
-    for attr, column, fraction in (
-        ("p50_elapsed", "elapsed_time", 0.5),
-        ("p95_elapsed", "elapsed_time", 0.95),
-        ("p50_ttft", "time_to_first_token", 0.5),
-    ):
-        for model, value in percentiles(answers, column, fraction).items():
-            setattr(rows[model], attr, value)
     votes = (
         Feedback.objects.filter(message__in=answers.values("id"))
         .order_by()
@@ -228,11 +192,14 @@ def model_table(messages: QuerySet[Message]) -> list[ModelRow]:
     return list(rows.values())
 
 
-def tokens_per_day(messages: QuerySet[Message], tzinfo: dt.tzinfo) -> dict[str, dict[dt.date, int]]:
-    """Tokens of the answers per model per local calendar day (days without use are absent)."""
+def tokens_per_day(
+    messages: QuerySet[Message], tzinfo: dt.tzinfo, start: dt.datetime, end: dt.datetime
+) -> dict[str, dict[dt.date, int]]:
+    """Tokens of the answers per model per local calendar day (days without use are absent);
+    the messages lie within [start, end)."""
     grouped = (
         messages.filter(role=ANSWER)
-        .annotate(day=TruncDate("created", tzinfo=tzinfo))
+        .annotate(day=local_date("created", tzinfo, start, end))
         .order_by()
         .values("model_name", "day")
         .annotate(sum_tokens=Coalesce(Sum(TOKENS), 0))
@@ -253,5 +220,5 @@ def report(scope: Scope, tzinfo: dt.tzinfo) -> Report:
         totals=totals(messages),
         models=model_table(messages),
         days=days,
-        tokens_by_day=tokens_per_day(messages, tzinfo),
+        tokens_by_day=tokens_per_day(messages, tzinfo, scope.start, scope.end),
     )

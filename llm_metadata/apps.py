@@ -7,4 +7,4 @@ class LlmMetadataConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401  (connects the receivers)
+        from . import signals, sqlite_percentile  # noqa: F401  (connect the receivers)

@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from llm_metadata import analytics
+from llm_metadata.local_dates import offsets_between
 from llm_metadata.models import Feedback, Message, ModelProfile
 from tests.factories import make_conversation, make_turn
 
@@ -137,10 +138,39 @@ def test_it_buckets_tokens_by_the_users_local_day(alice: User) -> None:
     _at(early, dt.datetime(2026, 1, 10, 1, 0, tzinfo=dt.UTC))
     auckland = zoneinfo.ZoneInfo("Pacific/Auckland")  # UTC+13 in January
     messages = Message.objects.filter(conversation=conv)
-    assert analytics.tokens_per_day(messages, auckland) == {
+    period = (dt.datetime(2026, 1, 1, tzinfo=dt.UTC), dt.datetime(2026, 2, 1, tzinfo=dt.UTC))
+    assert analytics.tokens_per_day(messages, auckland, *period) == {
         "alpha": {dt.date(2026, 1, 11): 30, dt.date(2026, 1, 10): 5}
     }
-    assert analytics.tokens_per_day(messages, dt.UTC) == {"alpha": {dt.date(2026, 1, 10): 35}}
+    assert analytics.tokens_per_day(messages, dt.UTC, *period) == {
+        "alpha": {dt.date(2026, 1, 10): 35}
+    }
+
+
+def test_it_buckets_by_local_day_across_a_daylight_saving_change(alice: User) -> None:
+    conv = make_conversation(alice)
+    before, after, last = (make_turn(conv, model_name="a", total_tokens=t)[1] for t in (1, 2, 4))
+    # Berlin moves from UTC+1 to UTC+2 at 01:00 UTC on 29 March 2026.
+    _at(before, dt.datetime(2026, 3, 28, 23, 30, tzinfo=dt.UTC))  # 00:30 on the 29th, CET
+    _at(after, dt.datetime(2026, 3, 29, 22, 30, tzinfo=dt.UTC))  # 00:30 on the 30th, CEST
+    _at(last, dt.datetime(2026, 3, 29, 21, 59, tzinfo=dt.UTC))  # 23:59 on the 29th, CEST
+    berlin = zoneinfo.ZoneInfo("Europe/Berlin")
+    period = (dt.datetime(2026, 3, 1, tzinfo=dt.UTC), dt.datetime(2026, 4, 30, tzinfo=dt.UTC))
+    messages = Message.objects.filter(conversation=conv)
+    assert analytics.tokens_per_day(messages, berlin, *period) == {
+        "a": {dt.date(2026, 3, 29): 5, dt.date(2026, 3, 30): 2}
+    }
+
+
+def test_it_finds_each_offset_change_of_a_period_to_the_second() -> None:
+    berlin = zoneinfo.ZoneInfo("Europe/Berlin")
+    start, end = dt.datetime(2026, 1, 1, tzinfo=dt.UTC), dt.datetime(2027, 1, 1, tzinfo=dt.UTC)
+    assert offsets_between(start, end, berlin) == [
+        (dt.datetime(2026, 3, 29, 1, 0, tzinfo=dt.UTC), 60),
+        (dt.datetime(2026, 10, 25, 1, 0, tzinfo=dt.UTC), 120),
+        (None, 60),
+    ]
+    assert offsets_between(start, end, dt.UTC) == [(None, 0)]
 
 
 @settings(max_examples=25, deadline=None)
@@ -156,10 +186,11 @@ def test_it_matches_the_reference_percentile(values: list[float], fraction: floa
     Message.objects.bulk_create(
         Message(conversation=conv, role="assistant", model_name=m, elapsed_time=v)
         for m in ("x", "y")
-        for v in (values if m == "x" else [*values[::-1], 1.5])
+        for v in ([*values, None] if m == "x" else [None, *values[::-1], 1.5])  # NULLs ignored
     )
-    answers = Message.objects.filter(role="assistant")
-    result = analytics.percentiles(answers, "elapsed_time", fraction)
+    answers = Message.objects.filter(role="assistant").order_by().values("model_name")
+    grouped = answers.annotate(p=analytics.PercentileCont("elapsed_time", fraction))
+    result = {row["model_name"]: row["p"] for row in grouped}
     assert result["x"] == pytest.approx(reference_percentile(values, fraction))
     assert result["y"] == pytest.approx(reference_percentile([*values, 1.5], fraction))
 
