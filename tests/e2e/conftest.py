@@ -4,8 +4,9 @@ Session-wide: `fake_llm` (the fake OpenAI server process, 80 ms between tokens),
 (a database of its own, collected static files, production settings, DEBUG off; not named
 `live_server`, which would wake pytest-django's) and `live_server_url`. Per test: `page` (a fresh
 browser context) and `signed_in_page` (a new user signed up through /accounts/signup/, name in
-`page.username`). `screenshot(page, "name")` saves docs/screenshots/name.png. To look at the
-stored rows, use `e2e_server.shell("...print(...)")`, never the `db` fixture.
+`page.username`). `screenshot(page, "name")` saves docs/screenshots/name.png; `ask(page, text)`
+sends a question on /ask/. To look at the stored rows, use `e2e_server.shell("...print(...)")`,
+never the `db` fixture.
 Every test in this folder is marked `e2e`; without /usr/bin/chromium they fail, never skip.
 """
 
@@ -42,6 +43,7 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 PASSWORD = "e2e-Correct-Horse-42"
+STREAMING = 20_000  # ms: generous waits for a loaded CI machine; nothing here asserts durations
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -113,6 +115,12 @@ def sign_up(page: Any) -> str:
     page.press("input[name=password2]", "Enter")
     page.wait_for_url(lambda url: "/accounts/signup/" not in url)
     return username
+
+
+def ask(page: Any, question: str) -> None:
+    """Type a question on /ask/ and send it with Enter (the streaming path)."""
+    page.fill("#id_question", question)
+    page.press("#id_question", "Enter")
 
 
 @pytest.fixture

@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import sign_up
+from tests.e2e.conftest import STREAMING, ask, sign_up
 
-STREAMING = 20_000  # ms: generous waits for a loaded CI machine; nothing here asserts durations
 MARKDOWN = (
     "Here is **bold** text, then a table:\n\n| city | country |\n|---|---|\n| Paris | France |\n\n"
     "```python\nprint('hi')\n```\n" + " ".join(f"word{i}" for i in range(40))
@@ -20,11 +19,6 @@ MARKDOWN = (
 
 def chat_requests(fake_llm: Any) -> list[dict[str, Any]]:
     return [r["body"] for r in fake_llm.requests() if r["path"].endswith("/chat/completions")]
-
-
-def ask(page: Any, question: str) -> None:
-    page.fill("#id_question", question)
-    page.press("#id_question", "Enter")
 
 
 def stored(e2e_server: Any, username: str, field: str) -> list[str]:
