@@ -93,15 +93,14 @@ def start_turn(
     """Save the question (opening a conversation when there is none) and build the call."""
     params = {"temperature": temperature, "top_k": top_k, "top_p": top_p, "max_tokens": max_tokens}
     now = timezone.now()
+    # Read before the write transaction: on SQLite it holds the database's one write lock.
+    history, files = replay(conversation) if conversation else ([], [])
     with transaction.atomic():
         if conversation is None:
             conversation = Conversation.objects.create(
                 owner=user, title=title_for(question), system_prompt=system_prompt, updated=now
             )
-            history: list[dict[str, str]] = []
-            files: list[tuple[str, str]] = []
         else:
-            history, files = replay(conversation)
             changes = {"updated": now}
             if not conversation.title:
                 changes["title"] = title_for(question)

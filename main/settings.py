@@ -171,9 +171,11 @@ if not _db.get("ENGINE"):
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers run while a turn is written; synchronous=NORMAL makes each commit
     # one fsync-free append instead of two synced writes (the seed lost half its turn time here).
+    # Writers queue for SQLite's one write lock (IMMEDIATE: at BEGIN, where the wait applies);
+    # when hundreds of chats start at once the queue can pass 5 s, so a writer waits up to 20 s.
     _db["OPTIONS"] = {
         "init_command": (
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;"
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;"
         ),
         "transaction_mode": "IMMEDIATE",
     }
