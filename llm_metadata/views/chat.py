@@ -257,7 +257,10 @@ async def _events(request: HttpRequest, turn: services.Turn, meta: bytes) -> Asy
 @login_required
 @require_POST
 async def ask_stream(request: HttpRequest) -> HttpResponse:
-    """The same form as POST /ask/, answered as server-sent events (see TEAM.md's contract)."""
+    """The same form as POST /ask/, answered as server-sent events: `meta` (conversation_id,
+    question_id, title, question_html), `delta` ({text}) as the answer arrives, then `done`
+    (the answer's metadata and html) or `error` ({message, id, html}). A form that does not
+    validate gets 400 with {"errors": {field: [messages]}} and no call to the model."""
     prepared = await sync_to_async(_prepare)(request)
     if isinstance(prepared, dict):
         return JsonResponse({"errors": prepared}, status=400)
