@@ -1,4 +1,5 @@
-"""Export benchmark: 200,000 messages as CSV and JSON Lines, over HTTP and by the command.
+"""Export benchmark: 200,000 messages as CSV and JSON Lines, through the export view (Django's test
+client, and its ASGI handler as uvicorn calls it) and by the command.
 
     .venv/bin/python bench/export.py [--rows 200000] [--database-url postgres://...]
 
