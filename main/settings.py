@@ -98,12 +98,30 @@ if not SECRET_KEY:
     SECRET_KEY = "django-insecure-development-key-only-for-debug"  # noqa: S105
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1")
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "http://localhost,http://127.0.0.1")
-for origin in CSRF_TRUSTED_ORIGINS:
-    if "://" not in origin:
-        raise ImproperlyConfigured(
-            f"CSRF_TRUSTED_ORIGINS entries need a scheme (https://example.com), got {origin!r}"
-        )
+
+
+def trusted_origins(entries: list[str], debug: bool) -> list[str]:
+    """Origins as Django wants them: a bare host means https://host (and http://host in DEBUG)."""
+    origins = []
+    for entry in entries:
+        if "://" in entry:
+            if not entry.startswith(("http://", "https://")) or entry.endswith("://"):
+                raise ImproperlyConfigured(
+                    f"CSRF_TRUSTED_ORIGINS entries are hosts or http(s) origins, got {entry!r}"
+                )
+            origins.append(entry)
+        elif not entry or "/" in entry:
+            raise ImproperlyConfigured(
+                f"CSRF_TRUSTED_ORIGINS entries are hosts or http(s) origins, got {entry!r}"
+            )
+        else:
+            origins += [f"https://{entry}", *([f"http://{entry}"] if debug else [])]
+    return origins
+
+
+CSRF_TRUSTED_ORIGINS = trusted_origins(
+    env_list("CSRF_TRUSTED_ORIGINS", "localhost,127.0.0.1"), DEBUG
+)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

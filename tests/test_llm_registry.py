@@ -47,9 +47,9 @@ def test_it_falls_back_to_the_seed_models_when_the_list_fails(fake_openai, setti
     settings.API_URL = "http://127.0.0.1:9/v1"
     assert model_choices() == [(name, name) for name in FALLBACK_MODELS]
     assert FALLBACK_MODELS == [
-        "llama3.3:70b-instruct-q5_K_M",
+        "llama3.3:70b-instruct-q8_0",
         "qwen3:32b-q8_0",
-        "phi4-reasoning:14b-plus-q8_0",
+        "phi4-reasoning:14b-plus-fp16",
     ]
 
 

@@ -48,7 +48,8 @@ def load_settings(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict:
         ("API_URL", "localhost:11434"),
         ("SECURE_HSTS_SECONDS", "a year"),
         ("ACCOUNT_EMAIL_VERIFICATION", "sometimes"),
-        ("CSRF_TRUSTED_ORIGINS", "example.com"),
+        ("CSRF_TRUSTED_ORIGINS", "ftp://example.com"),
+        ("CSRF_TRUSTED_ORIGINS", "example.com/path"),
         ("DATABASE_URL", "nosuchdb://x/y"),
     ],
 )
@@ -122,3 +123,17 @@ def test_it_requires_social_client_id_and_secret_together(monkeypatch):
         load_settings(monkeypatch, GITHUB_CLIENT_ID="abc")
     values = load_settings(monkeypatch, GITHUB_CLIENT_ID="abc", GITHUB_CLIENT_SECRET="xyz")
     assert values["SOCIALACCOUNT_PROVIDERS"]["github"]["APPS"][0]["client_id"] == "abc"
+
+
+def test_it_reads_bare_hosts_as_https_origins(monkeypatch):
+    production = load_settings(
+        monkeypatch, DEBUG="0", CSRF_TRUSTED_ORIGINS="example.com, http://intranet:8080"
+    )
+    assert production["CSRF_TRUSTED_ORIGINS"] == ["https://example.com", "http://intranet:8080"]
+    development = load_settings(monkeypatch, DEBUG="1", CSRF_TRUSTED_ORIGINS=None)
+    assert development["CSRF_TRUSTED_ORIGINS"] == [
+        "https://localhost",
+        "http://localhost",
+        "https://127.0.0.1",
+        "http://127.0.0.1",
+    ]

@@ -17,7 +17,7 @@ from .transport import endpoint_headers, map_exception, status_error_sync
 logger = logging.getLogger(__name__)
 
 # The original app's three models, offered when neither API_MODELS nor the endpoint name any.
-FALLBACK_MODELS = ["llama3.3:70b-instruct-q5_K_M", "qwen3:32b-q8_0", "phi4-reasoning:14b-plus-q8_0"]
+FALLBACK_MODELS = ["llama3.3:70b-instruct-q8_0", "qwen3:32b-q8_0", "phi4-reasoning:14b-plus-fp16"]
 LIST_CACHE_SECONDS = 300
 LIST_FAILURE_CACHE_SECONDS = 30
 LIST_TIMEOUT = 5.0
