@@ -5,15 +5,14 @@ from __future__ import annotations
 import datetime as dt
 
 from django import forms
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import AbstractBaseUser
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
 from .. import analytics, charts
 from ..models import Message
+from .data_owner import data_owner
 
 PERIODS = (
     ("7", "Last 7 days"),
@@ -21,7 +20,6 @@ PERIODS = (
     ("90", "Last 90 days"),
     ("custom", "Dates"),
 )
-EVERYONE = "*"
 
 
 class AnalyticsFilterForm(forms.Form):
@@ -59,23 +57,13 @@ def _period(data: dict, tzinfo: dt.tzinfo) -> tuple[dt.datetime, dt.datetime]:
     return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
 
 
-def _owner(request: HttpRequest, username: str) -> AbstractBaseUser | None:
-    """Users see their own data; staff may pick another user or everyone ('*')."""
-    if not request.user.is_staff or not username:
-        return request.user
-    if username == EVERYONE:
-        return None
-    user = get_user_model().objects.filter(username=username).first()
-    return user or request.user
-
-
 @login_required
 def analytics_page(request: HttpRequest) -> HttpResponse:
     form = AnalyticsFilterForm(request.GET or None)
     data = form.cleaned_data if form.is_bound and form.is_valid() else {}
     tzinfo = timezone.get_current_timezone()
     start, end = _period(data, tzinfo)
-    owner = _owner(request, data.get("user", ""))
+    owner = data_owner(request, data.get("user", ""))
     scope = analytics.Scope(
         owner=owner,
         start=start,

@@ -8,7 +8,6 @@ from uuid import UUID
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -16,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from .. import exports, imports
 from ..models import Conversation
+from .data_owner import data_owner
 
 CONVERSATION_FORMATS = {
     "json": ("application/json; charset=utf-8", exports.conversation_json),
@@ -47,22 +47,14 @@ def conversation_export(request: HttpRequest, pk: UUID, fmt: str) -> HttpRespons
 
 @login_required
 def messages_export(request: HttpRequest, fmt: str) -> HttpResponse:
-    """All the user's messages (staff: anyone's, by ?user=, '*' for all) streamed as CSV/JSONL."""
+    """The user's messages streamed as CSV/JSONL; see `data_owner` for picking another user."""
     if fmt not in STREAM_FORMATS:
         raise Http404("Unknown export format.")
     form = MessageExportFilter(request.GET)
     if not form.is_valid():
         return HttpResponse(form.errors.as_text(), status=400, content_type="text/plain")
     data = form.cleaned_data
-    owner = request.user
-    if data["user"] and request.user.is_staff:
-        owner = (
-            None
-            if data["user"] == "*"
-            else get_user_model().objects.filter(username=data["user"]).first()
-        )
-        if data["user"] != "*" and owner is None:
-            raise Http404("No such user.")
+    owner = data_owner(request, data["user"])
     midnight = dt.time.min
 
     def moment(day: dt.date | None, shift: int = 0) -> dt.datetime | None:
