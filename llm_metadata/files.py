@@ -13,6 +13,8 @@ from pathlib import PurePath
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 
+from .text import without_nul
+
 TEXT_SUFFIXES = (".txt", ".md", ".csv", ".json")
 SUFFIXES = (*TEXT_SUFFIXES, ".docx", ".pdf")
 ACCEPT = ",".join(SUFFIXES)
@@ -65,13 +67,18 @@ def extract_text(upload: UploadedFile) -> str:
         text = _docx_text(name, data)
     else:
         text = _plain_text(name, suffix, data)
+    # A PDF's text layer can hold NUL (a glyph without a Unicode mapping): nothing a reader
+    # sees, and PostgreSQL cannot store it. A text file with NUL was refused as binary above.
+    text = without_nul(text)
     if not text.strip():
         raise FileRejected(f"{name} contains no text that could be read.")
     return text
 
 
 def _plain_text(name: str, suffix: str, data: bytes) -> str:
-    if data.startswith((ZIP_MAGIC, PDF_MAGIC)) or b"\x00" in data[:8192]:
+    # NUL anywhere, not only near the start: UTF-8 text never holds it (UTF-16 and binary
+    # formats do), and a file should not pass or fail by where its first NUL happens to be.
+    if data.startswith((ZIP_MAGIC, PDF_MAGIC)) or b"\x00" in data:
         raise FileRejected(
             f"{name} is named {suffix} but holds binary data, not text. "
             "Upload the file under its real extension (.docx, .pdf) or as UTF-8 text."

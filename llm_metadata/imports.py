@@ -19,6 +19,7 @@ from django.utils.dateparse import parse_datetime
 
 from .exports import SCHEMA, SCHEMA_VERSION
 from .models import Conversation, Feedback, Message
+from .text import without_nul
 
 MAX_PROBLEMS = 10
 _TEXT = {
@@ -59,6 +60,7 @@ class _Checker:
         if not isinstance(value, str):
             self.fail(f"{path}.{key}", f"expected text, got {type(value).__name__}")
             return ""
+        value = without_nul(value)
         if limit and len(value) > limit:
             self.fail(f"{path}.{key}", f"longer than {limit} characters")
         return value
@@ -104,7 +106,7 @@ def _message(check: _Checker, data: Any, path: str) -> tuple[dict, dict | None]:
         "status": check.choice(data, "status", path, Message.Status.values, Message.Status.OK),
         "created": check.moment(data, "created", path),
         "history_truncated": data.get("history_truncated", False) is True,
-        "raw_usage": data.get("raw_usage"),
+        "raw_usage": without_nul(data.get("raw_usage")),
     }
     fields.update((key, check.text(data, key, path, limit)) for key, limit in _TEXT.items())
     fields.update((key, check.number(data, key, path, integer=False)) for key in _FLOATS)

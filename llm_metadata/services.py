@@ -17,6 +17,7 @@ from django.utils import timezone
 from . import llm
 from .forms import Attachment
 from .models import Conversation, Message, ModelProfile
+from .text import without_nul
 
 TITLE_CHARS = 80
 
@@ -146,6 +147,8 @@ def save_answer(
 ) -> Message:
     """Store the answer with the call's measurements (from `result` when there is one)."""
     request = turn.request
+    # The endpoint's text may hold NUL, which PostgreSQL cannot store.
+    text, error = without_nul(text), without_nul(error)
     prompt = result.prompt_tokens if result else None
     completion = result.completion_tokens if result else None
     with transaction.atomic():
@@ -165,8 +168,8 @@ def save_answer(
             time_to_first_token=result.time_to_first_token if result else time_to_first_token,
             status=status,
             error=error,
-            finish_reason=(result.finish_reason or "") if result else "",
-            raw_usage=result.raw_usage if result else None,
+            finish_reason=without_nul(result.finish_reason or "") if result else "",
+            raw_usage=without_nul(result.raw_usage) if result else None,
             history_truncated=turn.history_truncated,
             cost=turn.profile.cost_for(prompt, completion),
         )

@@ -156,6 +156,35 @@ def test_it_keeps_an_attached_file_in_the_context_of_later_turns(
     assert asked.attachment.read() == b"city,country\nParis,France\n"
 
 
+def test_it_refuses_a_text_file_with_a_nul_character_past_its_start(
+    alice_client: Client, fake_openai
+) -> None:
+    upload = SimpleUploadedFile("late.csv", b"a,b\n" * 5000 + b"\x00")
+    response = alice_client.post(ASK, form(file_upload=upload))
+    assert response.status_code == 400
+    assert "late.csv is named .csv but holds binary data" in response.content.decode()
+    assert not Message.objects.exists()
+
+
+@pytest.mark.parametrize("field", ["question", "system_prompt"])
+def test_it_answers_a_nul_character_in_typed_text_with_a_form_error(
+    alice_client: Client, fake_openai, field: str
+) -> None:
+    response = alice_client.post(ASK, {**form(), field: "Hi\x00there"})
+    assert response.status_code == 400
+    assert "Null characters are not allowed." in response.content.decode()
+    assert not Message.objects.exists()
+
+
+def test_it_stores_an_answer_with_nul_characters_without_them(
+    alice_client: Client, fake_openai
+) -> None:
+    fake_openai.state.reply = "Par\x00is\x00."
+    response = alice_client.post(ASK, form(), follow=True)
+    assert response.status_code == 200
+    assert Message.objects.get(role="assistant").content == "Paris."
+
+
 def test_it_records_when_the_history_was_cut(alice_client: Client, fake_openai) -> None:
     ModelProfile.objects.create(name="fake-small", context_length=300)
     alice_client.post(ASK, form("x" * 760, max_tokens="100"))

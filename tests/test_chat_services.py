@@ -105,3 +105,21 @@ def test_it_stores_a_failure_with_its_partial_text(alice: User) -> None:
     assert (answer.status, answer.content, answer.error) == ("error", "Half", "Cut off.")
     assert (answer.elapsed_time, answer.time_to_first_token) == (2.0, 0.5)
     assert Message.objects.filter(role="user", content="Q").exists()
+
+
+def test_it_stores_answers_and_failures_without_nul_characters(alice: User) -> None:
+    turn = services.start_turn(user=alice, conversation=None, question="Q", **PARAMS)
+    result = llm.ChatResult(
+        text="A\x00B",
+        model="m",
+        elapsed=1.0,
+        finish_reason="st\x00op",
+        raw_usage={"k\x00": ["v\x00"]},
+    )
+    answer = services.save_answer(turn=turn, status="ok", text=result.text, result=result)
+    answer.refresh_from_db()
+    assert (answer.content, answer.finish_reason, answer.raw_usage) == ("AB", "stop", {"k": ["v"]})
+    partial = llm.ChatResult(text="Ha\x00lf", model="m", elapsed=2.0)
+    failed = services.save_failure(turn=turn, exc=llm.LLMError("Cut\x00 off.", partial=partial))
+    failed.refresh_from_db()
+    assert (failed.content, failed.error) == ("Half", "Cut off.")

@@ -18,6 +18,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.contrib.sessions.backends.db import SessionStore
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.handlers.asgi import ASGIHandler
 from django.db import connections
 from django.test import Client
@@ -295,6 +296,30 @@ async def test_it_answers_form_errors_with_json(alice: User, fake_openai) -> Non
     assert json.loads(bytes(exchange.body)) == {
         "errors": {"temperature": ["Temperature must be a number from 0 to 1."]}
     }
+
+
+async def test_it_answers_nul_characters_in_the_form_with_json_errors(
+    alice: User, fake_openai
+) -> None:
+    exchange = await post(alice, form(question="Hi\x00there"))
+    assert exchange.status == 400
+    assert json.loads(bytes(exchange.body))["errors"] == {
+        "question": ["Null characters are not allowed."]
+    }
+    late = SimpleUploadedFile("late.txt", b"words " * 2000 + b"\x00")
+    exchange = await post(alice, {**form(), "file_upload": late})
+    assert exchange.status == 400
+    assert "binary data" in json.loads(bytes(exchange.body))["errors"]["file_upload"][0]
+    assert await messages() == []
+
+
+async def test_it_stores_an_answer_with_nul_characters_without_them(
+    alice: User, fake_openai
+) -> None:
+    fake_openai.state.reply = "Par\x00is\x00."
+    exchange = await post(alice, form())
+    assert exchange.names()[-1] == "done"
+    assert (await messages())[-1].content == "Paris."
 
 
 async def _source(items: list[str | int], gap: float = 0.0) -> AsyncIterator[str | int]:

@@ -31,6 +31,11 @@ def test_it_saves_a_thumbs_up_from_a_plain_form(alice_client: Client, answer: Me
     assert (feedback.rating, feedback.comment, feedback.message) == (1, "clear", answer)
 
 
+def test_it_saves_a_comment_without_nul_characters(alice_client: Client, answer: Message) -> None:
+    alice_client.post(_url(answer), {"rating": "down", "comment": "va\x00gue"})
+    assert Feedback.objects.get().comment == "vague"
+
+
 def test_it_redirects_back_to_a_local_next_only(alice_client: Client, answer: Message) -> None:
     ask = reverse("llm_metadata:ask")
     back = alice_client.post(_url(answer), {"rating": "up", "next": ask})

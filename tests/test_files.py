@@ -119,6 +119,16 @@ def test_it_refuses_binary_content_behind_a_text_name() -> None:
     assert "binary data" in rejected("fake.csv", b"a,b\x00\x01\x02")
 
 
+def test_it_refuses_a_nul_character_anywhere_in_a_text_file() -> None:
+    # Past the first 8 KB too: the same file is refused whatever the NUL's position.
+    assert "binary data" in rejected("late.csv", b"a,b\n" * 5000 + b"\x00c,d\n")
+
+
+def test_it_drops_nul_characters_from_extracted_pdf_text() -> None:
+    text = extract_text(upload("paper.pdf", make_pdf("Hello \\000world")))
+    assert "\x00" not in text and "Hello world" in text
+
+
 def test_it_refuses_a_pdf_name_on_other_content() -> None:
     assert "not a PDF" in rejected("fake.pdf", b"just some text")
 

@@ -130,6 +130,19 @@ def test_it_checks_types_of_every_field(alice: User, conversation: Conversation)
         assert f"messages[1].{field}" in problems
 
 
+def test_it_imports_text_without_nul_characters(alice: User, conversation: Conversation) -> None:
+    doc = exports.conversation_dict(conversation)
+    doc["conversation"]["title"] = "Ti\x00des"
+    message = doc["conversation"]["messages"][1]
+    message.update(content="The\x00 moon.", raw_usage={"note\x00": "a\x00b"})
+    message["feedback"] = {"rating": "up", "comment": "ni\x00ce"}
+    (copy,) = imports.import_conversations(owner=alice, raw=json.dumps(doc).encode())
+    answer = copy.messages.order_by("created", "id")[1]
+    assert (copy.title, answer.content) == ("Tides", "The moon.")
+    assert answer.raw_usage == {"note": "ab"}
+    assert answer.feedback.get().comment == "nice"
+
+
 def test_it_refuses_a_missing_file(alice_client: Client) -> None:
     response = alice_client.post(URL)
     assert "Choose a conversation JSON file" in _flash(response)

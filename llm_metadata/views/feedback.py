@@ -10,6 +10,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from ..models import Feedback, Message
+from ..text import without_nul
 
 RATINGS = {"up": Feedback.Rating.UP, "down": Feedback.Rating.DOWN}
 MAX_COMMENT = 2000
@@ -36,7 +37,7 @@ def message_feedback(request: HttpRequest, pk: int) -> HttpResponse:
         Message, pk=pk, role=Message.Role.ASSISTANT, conversation__owner=request.user
     )
     rating = RATINGS.get(request.POST.get("rating", ""))
-    comment = request.POST.get("comment", "").strip()
+    comment = without_nul(request.POST.get("comment", "")).strip()
     if rating is None or len(comment) > MAX_COMMENT:
         error = "Choose thumbs up or down." if rating is None else "The comment is too long."
         if _wants_json(request):
