@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import sys
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -32,6 +33,12 @@ _TEXT = {
 }
 _FLOATS = ("temperature", "top_p", "elapsed_time", "time_to_first_token")
 _INTS = ("top_k", "max_tokens", "prompt_tokens", "completion_tokens", "total_tokens")
+# PositiveIntegerField's range on PostgreSQL (SQLite would take more): a file that imports here
+# imports on either database.
+MAX_INT = 2**31 - 1
+# An endpoint's usage object nests two or three levels; far deeper is not usage data, and
+# would make the checks and the save recurse too deep.
+MAX_USAGE_DEPTH = 32
 _RATINGS = {"up": Feedback.Rating.UP, "down": Feedback.Rating.DOWN}
 
 
@@ -70,11 +77,11 @@ class _Checker:
         if value is None:
             return None
         ok = isinstance(value, int) if integer else isinstance(value, int | float)
-        if isinstance(value, bool) or not ok or (integer and value < 0):
-            kind = "a whole number ≥ 0" if integer else "a number"
-            self.fail(f"{path}.{key}", f"expected {kind} or null, got {value!r}")
+        if isinstance(value, bool) or not ok or (integer and not 0 <= value <= MAX_INT):
+            kind = f"a whole number from 0 to {MAX_INT}" if integer else "a number"
+            self.fail(f"{path}.{key}", f"expected {kind} or null, got {_short(value)}")
             return None
-        if not integer and not math.isfinite(value):
+        if not integer and (abs(value) > sys.float_info.max or not math.isfinite(value)):
             self.fail(f"{path}.{key}", "expected a finite number")
             return None
         return value
@@ -95,6 +102,24 @@ class _Checker:
         return value
 
 
+def _short(value: Any) -> str:
+    """repr() cut to a readable length (a 400-digit number is not worth quoting whole)."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:37]}..."
+
+
+def _depth(value: Any) -> int:
+    """How many levels of lists and objects `value` nests (without recursion: any depth)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
 def _message(check: _Checker, data: Any, path: str) -> tuple[dict, dict | None]:
     if not isinstance(data, dict):
         check.fail(path, "expected an object")
@@ -106,7 +131,7 @@ def _message(check: _Checker, data: Any, path: str) -> tuple[dict, dict | None]:
         "status": check.choice(data, "status", path, Message.Status.values, Message.Status.OK),
         "created": check.moment(data, "created", path),
         "history_truncated": data.get("history_truncated", False) is True,
-        "raw_usage": without_nul(data.get("raw_usage")),
+        "raw_usage": data.get("raw_usage"),
     }
     fields.update((key, check.text(data, key, path, limit)) for key, limit in _TEXT.items())
     fields.update((key, check.number(data, key, path, integer=False)) for key in _FLOATS)
@@ -114,6 +139,10 @@ def _message(check: _Checker, data: Any, path: str) -> tuple[dict, dict | None]:
     if fields["raw_usage"] is not None and not isinstance(fields["raw_usage"], dict | list):
         check.fail(f"{path}.raw_usage", "expected an object or null")
         fields["raw_usage"] = None
+    elif _depth(fields["raw_usage"]) > MAX_USAGE_DEPTH:
+        check.fail(f"{path}.raw_usage", f"nested more than {MAX_USAGE_DEPTH} levels deep")
+        fields["raw_usage"] = None
+    fields["raw_usage"] = without_nul(fields["raw_usage"])
     fields["cost"] = None
     if data.get("cost") is not None:
         try:
@@ -174,6 +203,8 @@ def parse(raw: bytes) -> list[dict]:
         raise ImportFileError(
             [f"the file is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"]
         ) from None
+    except RecursionError:
+        raise ImportFileError(["the file's JSON is nested too many levels deep to read"]) from None
     documents = data if isinstance(data, list) else [data]
     if not documents:
         raise ImportFileError(["the file holds an empty list: no conversation to import"])

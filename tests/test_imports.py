@@ -130,6 +130,50 @@ def test_it_checks_types_of_every_field(alice: User, conversation: Conversation)
         assert f"messages[1].{field}" in problems
 
 
+@pytest.mark.parametrize("depth", [100, 990, 100_000])
+def test_it_refuses_deeply_nested_json(
+    alice: User, alice_client: Client, conversation: Conversation, depth: int
+) -> None:
+    nested = '{"a": ' * depth + "1" + "}" * depth
+    doc = exports.conversation_json(conversation).replace(
+        '"raw_usage": null', f'"raw_usage": {nested}', 1
+    )
+    assert nested in doc
+    response = _upload(alice_client, doc.encode())
+    assert response.status_code == 302
+    assert "nested" in _flash(response) and "levels deep" in _flash(response)
+    assert Conversation.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("prompt_tokens", 2**31, "expected a whole number from 0 to 2147483647 or null"),
+        ("total_tokens", 10**20, "expected a whole number from 0 to 2147483647 or null"),
+        ("elapsed_time", 10**400, "expected a finite number"),
+    ],
+    ids=["2**31", "10**20", "10**400"],
+)
+def test_it_refuses_numbers_beyond_the_fields_range(
+    alice_client: Client, conversation: Conversation, field: str, value: int, expected: str
+) -> None:
+    doc = exports.conversation_dict(conversation)
+    doc["conversation"]["messages"][1][field] = value
+    response = _upload(alice_client, json.dumps(doc).encode())
+    assert response.status_code == 302
+    assert f"messages[1].{field}: {expected}" in _flash(response)
+    assert Conversation.objects.count() == 1
+
+
+def test_it_imports_the_largest_integer_the_fields_hold(
+    alice: User, conversation: Conversation
+) -> None:
+    doc = exports.conversation_dict(conversation)
+    doc["conversation"]["messages"][1]["prompt_tokens"] = 2**31 - 1
+    (copy,) = imports.import_conversations(owner=alice, raw=json.dumps(doc).encode())
+    assert copy.messages.order_by("created", "id")[1].prompt_tokens == 2**31 - 1
+
+
 def test_it_imports_text_without_nul_characters(alice: User, conversation: Conversation) -> None:
     doc = exports.conversation_dict(conversation)
     doc["conversation"]["title"] = "Ti\x00des"
