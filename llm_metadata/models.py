@@ -48,7 +48,6 @@ class Message(models.Model):
         OK = "ok"
         ERROR = "error"
         CANCELLED = "cancelled"
-        PENDING = "pending"
 
     conversation = models.ForeignKey(
         Conversation, on_delete=models.CASCADE, related_name="messages"

@@ -117,6 +117,15 @@ def test_it_names_the_bad_field_and_saves_nothing(
     assert Conversation.objects.count() == 1  # the good first document was not saved either
 
 
+def test_it_accepts_only_the_statuses_the_app_sets(alice: User, conversation: Conversation) -> None:
+    doc = exports.conversation_dict(conversation)
+    doc["conversation"]["messages"][1]["status"] = "pending"
+    with pytest.raises(imports.ImportFileError) as error:
+        imports.import_conversations(owner=alice, raw=json.dumps(doc).encode())
+    assert "messages[1].status: 'pending' is not one of ok, error, cancelled" in str(error.value)
+    assert str(error.value).endswith("cancelled")
+
+
 def test_it_checks_types_of_every_field(alice: User, conversation: Conversation) -> None:
     doc = exports.conversation_dict(conversation)
     message = doc["conversation"]["messages"][1]
