@@ -79,6 +79,19 @@ def compact(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
+def form_text(raw: bytes, data: Any) -> str:
+    """The uploaded document on one line, never longer than the upload, for a form to post back.
+
+    Compact JSON is usually the shorter, but not always (`1e9` becomes `1000000000.0`); else the
+    upload itself, its line breaks as spaces (a browser would post each as CRLF; JSON has none
+    inside strings).
+    """
+    text = compact(data)
+    if len(text.encode()) <= len(raw):
+        return text
+    return raw.decode("utf-8-sig").replace("\r", " ").replace("\n", " ")
+
+
 def _count_nodes(data: Any) -> int:
     count, stack = 0, [data]
     while stack:

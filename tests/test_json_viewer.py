@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
+from urllib.parse import urlencode
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.http import HttpResponse
 from django.test import Client
 from django.urls import reverse
 
-from llm_metadata import json_view
+from llm_metadata import json_view, views
 from tests.factories import make_conversation, make_turn
 
 URL = reverse("llm_metadata:json-viewer")
@@ -100,22 +103,57 @@ def test_it_caps_the_tree_and_table_of_large_documents(alice_client: Client) -> 
     assert "6001 values, first 5000 shown" in response.text
 
 
+def _press_download(client: Client, page) -> HttpResponse:
+    """Submit the page's download form as a browser does, in the encoding the form declares."""
+    form = re.search(
+        rf'<form method="post" action="{DOWNLOAD}"([^>]*)>(.*?)</form>', page.text, re.S
+    )
+    assert form is not None
+    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', form.group(2)))
+    fields.update(re.findall(r'<textarea name="(\w+)"[^>]*>([^<]*)</textarea>', form.group(2)))
+    fields = {name: html.unescape(value) for name, value in fields.items()}
+    if 'enctype="multipart/form-data"' in form.group(1):
+        return client.post(DOWNLOAD, fields)
+    return client.post(DOWNLOAD, urlencode(fields), "application/x-www-form-urlencoded")
+
+
 def test_it_downloads_the_formatted_document(alice_client: Client) -> None:
     page = _upload(alice_client, b'{"b":[1,{"c":"\\u00e9"}]}', name="my data.json")
-    hidden = re.search(
-        r'<textarea name="data" hidden aria-hidden="true">([^<]*)</textarea>', page.text
-    )
-    assert hidden is not None
 
-    response = alice_client.post(
-        DOWNLOAD, {"data": hidden.group(1).replace("&quot;", '"'), "name": "my data.json"}
-    )
+    response = _press_download(alice_client, page)
 
     assert response["Content-Disposition"] == 'attachment; filename="my_data-formatted.json"'
     assert (
         response.content.decode() == '{\n  "b": [\n    1,\n    {\n      "c": "é"\n    }\n  ]\n}\n'
     )
     assert alice_client.post(DOWNLOAD, {"data": "{oops"}).status_code == 400
+
+
+def test_it_downloads_a_document_near_the_viewers_limit(alice_client: Client) -> None:
+    """3.5 MB of JSON is 7 MB URL-encoded, past DATA_UPLOAD_MAX_MEMORY_SIZE (5 MB)."""
+    rows = [{"id": i, "tags": ["a", "b"], "ok": True, "note": "é"} for i in range(70_000)]
+    raw = json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode()
+    assert 3_400_000 < len(raw) < 3_700_000
+
+    response = _press_download(alice_client, _upload(alice_client, raw))
+
+    assert response.status_code == 200
+    assert json.loads(response.content) == rows
+
+
+def test_it_posts_back_no_more_than_was_uploaded(alice_client: Client) -> None:
+    """Compact JSON of `1e9` is `1000000000.0`: 3.5 MB of it would post back as 11 MB."""
+    raw = b"[" + b"1e9,\r\n" * 580_000 + b"1e9\n]"
+    page = _upload(alice_client, raw)
+    response = _press_download(alice_client, page)
+    assert response.status_code == 200
+    assert json.loads(response.content) == [1e9] * 580_001
+    assert json_view.form_text(b"[1e9,\r\n2e9]", [1e9, 2e9]) == "[1e9,  2e9]"
+    assert json_view.form_text(b'{"a": \n 1}', {"a": 1}) == '{"a":1}'
+
+
+def test_it_caps_the_viewer_below_what_a_form_may_post(settings) -> None:
+    assert views.json_viewer.max_bytes() + 64 * 1024 <= settings.DATA_UPLOAD_MAX_MEMORY_SIZE
 
 
 def test_it_views_ones_own_conversation_as_json(

@@ -18,8 +18,12 @@ from django.views.decorators.http import require_POST
 from .. import exports, json_view
 from ..models import Conversation
 
-# The page carries the document for the download button, so it stays well under
-# DATA_UPLOAD_MAX_MEMORY_SIZE; the tree and table are capped separately.
+# The page carries the document for the download button, which posts it back as a text field of
+# a multipart form. Django counts such a field (a file part it does not) against
+# DATA_UPLOAD_MAX_MEMORY_SIZE (5 MB), at its raw size: URL-encoded, punctuation would take three
+# bytes. `json_view.form_text` is never longer than the upload, so this cap keeps the post under
+# that limit. It is below MAX_UPLOAD_MB also because a parsed document takes 5 to 16 times its
+# size in memory. The tree and table are capped separately.
 VIEWER_MAX_MB = 4
 
 
@@ -38,6 +42,7 @@ class JsonUploadForm(forms.Form):
 
     json_file = forms.FileField(label="JSON file")
     document: Any = None
+    raw = b""
 
     def clean_json_file(self) -> Any:
         upload = self.cleaned_data["json_file"]
@@ -46,8 +51,9 @@ class JsonUploadForm(forms.Form):
                 f"The file is {upload.size / 1048576:.1f} MB; the viewer takes up to "
                 f"{max_bytes() // 1048576} MB."
             )
+        self.raw = upload.read()
         try:
-            self.document = json_view.decode(upload.read())
+            self.document = json_view.decode(self.raw)
         except json_view.JsonInputError as exc:
             raise forms.ValidationError(exc.message) from None
         return upload
@@ -58,16 +64,18 @@ def _render(
     form: JsonUploadForm,
     data: Any = None,
     name: str = "",
+    *,
     download_url: str = "",
+    download_text: str = "",
 ) -> HttpResponse:
-    """The page; with a document, its tree, table and download (a link, or the data posted back)."""
+    """The page; with a document, its tree, table and download (a link, or the text posted back)."""
     context: dict[str, Any] = {"form": form, "max_mb": max_bytes() // 1048576}
     if name:
         context.update(
             name=name,
             view=json_view.build_view(data),
             download_url=download_url,
-            compact="" if download_url else json_view.compact(data),
+            download_text=download_text,
             download_name=download_name(name),
         )
     return render(request, "llm_metadata/json_viewer.html", context)
@@ -79,7 +87,9 @@ def json_viewer(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = JsonUploadForm(request.POST, request.FILES)
         if form.is_valid():
-            return _render(request, form, form.document, form.cleaned_data["json_file"].name)
+            name = form.cleaned_data["json_file"].name
+            text = json_view.form_text(form.raw, form.document)
+            return _render(request, form, form.document, name, download_text=text)
         return _render(request, form)
     form = JsonUploadForm()
     if "conversation" in request.GET:
@@ -91,14 +101,15 @@ def json_viewer(request: HttpRequest) -> HttpResponse:
         data = exports.conversation_dict(conversation)
         # The app's own export is the download: a long conversation would not fit in a form.
         export = reverse("llm_metadata:conversation-export", args=[conversation.pk, "json"])
-        return _render(request, form, data, f"conversation-{conversation.pk}.json", export)
+        name = f"conversation-{conversation.pk}.json"
+        return _render(request, form, data, name, download_url=export)
     return _render(request, form)
 
 
 @login_required
 @require_POST
 def json_download(request: HttpRequest) -> HttpResponse:
-    """The document shown on the page (posted back as compact JSON), formatted, as a download."""
+    """The document the page posted back (one line of JSON), formatted, as a download."""
     try:
         data = json_view.decode(request.POST.get("data", "").encode())
     except json_view.JsonInputError as exc:
