@@ -28,7 +28,6 @@ from .models import Conversation, Feedback, Message
 SCHEMA = "llm-metadata/conversation"
 SCHEMA_VERSION = 1
 BATCH_SIZE = 2000
-RATINGS = {Feedback.Rating.UP: "up", Feedback.Rating.DOWN: "down"}
 
 # Every stored measurement of a message, in export order (JSON, JSON Lines and CSV alike).
 MESSAGE_FIELDS = (
@@ -86,7 +85,7 @@ def _plain(value: Any) -> Any:
 def _feedback_of(message: Message, owner_id: int) -> dict[str, str] | None:
     for item in message.feedback.all():
         if item.user_id == owner_id:
-            return {"rating": RATINGS[item.rating], "comment": item.comment}
+            return {"rating": Feedback.Rating.word_of(item.rating), "comment": item.comment}
     return None
 
 
@@ -221,10 +220,6 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def _rating(value: int | None) -> str:
-    return RATINGS.get(value, "") if value is not None else ""
-
-
 def csv_chunks(batches: Iterable[list[tuple]]) -> Iterator[str]:
     """CSV text, one chunk per batch, with a BOM so spreadsheets read it as UTF-8."""
     buffer = io.StringIO()
@@ -234,7 +229,7 @@ def csv_chunks(batches: Iterable[list[tuple]]) -> Iterator[str]:
     for batch in batches:
         for row in batch:
             cells = [_cell(v) for i, v in enumerate(row) if i != _CSV_DROP]
-            cells[-2] = _rating(row[-2])
+            cells[-2] = Feedback.Rating.word_of(row[-2])
             writer.writerow(cells)
         yield buffer.getvalue()
         buffer.seek(0)
@@ -247,7 +242,7 @@ def row_dict(row: tuple) -> dict[str, Any]:
     """One JSON Lines object: ids, conversation title and owner first, then the fields."""
     data = dict(zip(JSONL_KEYS, row, strict=True))
     data["conversation_id"] = str(data["conversation_id"])
-    data["feedback_rating"] = _rating(data["feedback_rating"]) or None
+    data["feedback_rating"] = Feedback.Rating.word_of(data["feedback_rating"]) or None
     return data
 
 

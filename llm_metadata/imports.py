@@ -39,7 +39,6 @@ MAX_INT = 2**31 - 1
 # An endpoint's usage object nests two or three levels; far deeper is not usage data, and
 # would make the checks and the save recurse too deep.
 MAX_USAGE_DEPTH = 32
-_RATINGS = {"up": Feedback.Rating.UP, "down": Feedback.Rating.DOWN}
 
 
 class ImportFileError(ValueError):
@@ -154,13 +153,14 @@ def _message(check: _Checker, data: Any, path: str) -> tuple[dict, dict | None]:
             fields["cost"] = None
     feedback = data.get("feedback")
     if feedback is not None:
-        rating = feedback.get("rating") if isinstance(feedback, dict) else None
-        if rating not in _RATINGS:
+        given = feedback.get("rating") if isinstance(feedback, dict) else None
+        rating = Feedback.Rating.from_word(given)
+        if rating is None:
             check.fail(f"{path}.feedback", "expected null or {'rating': 'up'|'down', 'comment'}")
             feedback = None
         else:
             feedback = {
-                "rating": _RATINGS[rating],
+                "rating": rating,
                 "comment": check.text(feedback, "comment", path),
             }
     return fields, feedback

@@ -143,6 +143,23 @@ class Feedback(models.Model):
         UP = 1, "thumbs up"
         DOWN = -1, "thumbs down"
 
+        @property
+        def word(self) -> str:
+            """'up' or 'down': the rating's name in forms, JSON, exports and imports."""
+            return self.name.lower()
+
+        @classmethod
+        def from_word(cls, word: object) -> Feedback.Rating | None:
+            """The rating a word names; None for anything else (of any type)."""
+            return next((rating for rating in cls if rating.word == word), None)
+
+        @classmethod
+        def word_of(cls, value: int | None) -> str:
+            """The word of a stored rating; "" for none (or a value outside the choices)."""
+            if value is None:  # most rows of an export: no lookup
+                return ""
+            return next((rating.word for rating in cls if rating == value), "")
+
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="feedback")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="feedback"

@@ -31,6 +31,15 @@ def test_it_saves_a_thumbs_up_from_a_plain_form(alice_client: Client, answer: Me
     assert (feedback.rating, feedback.comment, feedback.message) == (1, "clear", answer)
 
 
+def test_its_rating_words_map_both_ways() -> None:
+    assert Feedback.Rating.from_word("up") is Feedback.Rating.UP
+    assert Feedback.Rating.from_word("down") is Feedback.Rating.DOWN
+    for other in ("", "UP", "1", None, 1, ["up"], {"up": 1}):
+        assert Feedback.Rating.from_word(other) is None
+    assert [Feedback.Rating.word_of(v) for v in (1, -1, None, 0)] == ["up", "down", "", ""]
+    assert Feedback.Rating.DOWN.word == "down"
+
+
 def test_it_saves_a_comment_without_nul_characters(alice_client: Client, answer: Message) -> None:
     alice_client.post(_url(answer), {"rating": "down", "comment": "va\x00gue"})
     assert Feedback.objects.get().comment == "vague"

@@ -130,7 +130,7 @@ def test_it_checks_types_of_every_field(alice: User, conversation: Conversation)
     doc = exports.conversation_dict(conversation)
     message = doc["conversation"]["messages"][1]
     message.update(
-        top_k=-1, cost="lots", created="yesterday", feedback={"rating": "meh"}, raw_usage=3
+        top_k=-1, cost="lots", created="yesterday", feedback={"rating": ["up"]}, raw_usage=3
     )
     with pytest.raises(imports.ImportFileError) as error:
         imports.import_conversations(owner=alice, raw=json.dumps(doc).encode())

@@ -12,7 +12,6 @@ from django.views.decorators.http import require_POST
 from ..models import Feedback, Message
 from ..text import without_nul
 
-RATINGS = {"up": Feedback.Rating.UP, "down": Feedback.Rating.DOWN}
 MAX_COMMENT = 2000
 
 
@@ -36,7 +35,7 @@ def message_feedback(request: HttpRequest, pk: int) -> HttpResponse:
     message = get_object_or_404(
         Message, pk=pk, role=Message.Role.ASSISTANT, conversation__owner=request.user
     )
-    rating = RATINGS.get(request.POST.get("rating", ""))
+    rating = Feedback.Rating.from_word(request.POST.get("rating"))
     comment = without_nul(request.POST.get("comment", "")).strip()
     if rating is None or len(comment) > MAX_COMMENT:
         error = "Choose thumbs up or down." if rating is None else "The comment is too long."
@@ -49,6 +48,6 @@ def message_feedback(request: HttpRequest, pk: int) -> HttpResponse:
         message=message, user=request.user, defaults={"rating": rating, "comment": comment}
     )
     if _wants_json(request):
-        label = "up" if feedback.rating == Feedback.Rating.UP else "down"
-        return JsonResponse({"message": message.pk, "rating": label, "comment": feedback.comment})
+        word = Feedback.Rating.word_of(feedback.rating)
+        return JsonResponse({"message": message.pk, "rating": word, "comment": feedback.comment})
     return redirect(_back(request, message))
