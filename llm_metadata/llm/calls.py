@@ -113,7 +113,7 @@ def protocol_error(kind: str, what: str) -> LLMError:
     )
 
 
-def ended_early(kind: str) -> LLMError:
+def ended_early() -> LLMError:
     """The stream closed cleanly but without its final record."""
     return LLMError(
         "The endpoint's stream ended before its final record; the answer may be incomplete.",

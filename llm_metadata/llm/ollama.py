@@ -83,7 +83,7 @@ async def stream(request: ChatRequest) -> AsyncIterator[str | ChatResult]:
             if tail.strip():
                 final = _last_line(loads(tail), final)
         if final is None:
-            raise ended_early(KIND)
+            raise ended_early()
         prompt, completion = final.get("prompt_eval_count"), final.get("eval_count")
         yield call.result(
             model=final.get("model"),

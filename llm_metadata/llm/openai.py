@@ -124,7 +124,7 @@ async def stream(request: ChatRequest) -> AsyncIterator[str | ChatResult]:
             if tail.strip() == b"data: [DONE]" or data_bytes == b"[DONE]":
                 done = True  # the last event lacked its blank line; accept it
         if not done and finish is None:
-            raise ended_early(KIND)
+            raise ended_early()
         yield call.result(model=model, finish_reason=finish, **usage_fields(usage))
     except BaseException as exc:
         raise call.failed(exc)  # noqa: B904 (exc itself, or an LLMError chained to it)

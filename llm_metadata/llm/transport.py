@@ -93,7 +93,7 @@ def get_client() -> httpx.AsyncClient:
 
 
 async def aclose_clients() -> None:
-    """Close the clients of the running event loop (tests, shutdown hooks)."""
+    """Close the clients of the running event loop; tests and benchmarks call it between runs."""
     pool = _pools.pop(asyncio.get_running_loop(), {})
     for client in pool.values():
         await client.aclose()
