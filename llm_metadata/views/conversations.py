@@ -11,11 +11,11 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from .. import selectors
 from ..models import Conversation
+from .redirects import next_or
 
 PAGE_SIZE = 50
 MESSAGES_PAGE_SIZE = 50  # a long conversation renders in pages (about 0.7 ms a message)
@@ -49,15 +49,6 @@ class RenameForm(forms.Form):
 
 def _get_conversation_for_user(request: HttpRequest, pk: UUID) -> Conversation:
     return get_object_or_404(Conversation.objects.for_user(request.user), pk=pk)
-
-
-def _next_or(request: HttpRequest, fallback: str) -> str:
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return fallback
 
 
 @login_required
@@ -101,7 +92,7 @@ def conversation_rename(request: HttpRequest, pk: UUID) -> HttpResponse:
     else:
         messages.error(request, "A title needs 1 to 200 characters.")
     detail = reverse("llm_metadata:conversation-detail", args=[conversation.pk])
-    return redirect(_next_or(request, detail))
+    return redirect(next_or(request, detail))
 
 
 @login_required

@@ -6,11 +6,11 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from ..models import Feedback, Message
 from ..text import without_nul
+from .redirects import next_or
 
 MAX_COMMENT = 2000
 
@@ -20,12 +20,8 @@ def _wants_json(request: HttpRequest) -> bool:
 
 
 def _back(request: HttpRequest, message: Message) -> str:
-    target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        target = reverse("llm_metadata:conversation-detail", args=[message.conversation_id])
-    return f"{target.split('#')[0]}#message-{message.pk}"
+    detail = reverse("llm_metadata:conversation-detail", args=[message.conversation_id])
+    return f"{next_or(request, detail).split('#')[0]}#message-{message.pk}"
 
 
 @login_required
