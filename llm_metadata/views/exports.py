@@ -13,7 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
-from .. import exports, imports
+from .. import exports, files, imports
 from ..models import Conversation
 from .data_owner import data_owner
 
@@ -81,7 +81,7 @@ def conversation_import(request: HttpRequest) -> HttpResponse:
     if upload is None:
         messages.error(request, "Choose a conversation JSON file to import.")
         return redirect("llm_metadata:conversation-list")
-    if upload.size > settings.MAX_UPLOAD_MB * 1024 * 1024:
+    if upload.size > files.limit_bytes():
         messages.error(request, f"The file is larger than {settings.MAX_UPLOAD_MB} MB.")
         return redirect("llm_metadata:conversation-list")
     try:

@@ -8,14 +8,13 @@ from typing import Any
 from uuid import UUID
 
 from django import forms
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from .. import exports, json_view
+from .. import exports, files, json_view
 from ..models import Conversation
 
 # The page carries the document for the download button, which posts it back as a text field of
@@ -24,11 +23,11 @@ from ..models import Conversation
 # bytes. `json_view.form_text` is never longer than the upload, so this cap keeps the post under
 # that limit. It is below MAX_UPLOAD_MB also because a parsed document takes 5 to 16 times its
 # size in memory. The tree and table are capped separately.
-VIEWER_MAX_MB = 4
+VIEWER_MAX_BYTES = 4 * 1024 * 1024
 
 
 def max_bytes() -> int:
-    return min(settings.MAX_UPLOAD_MB, VIEWER_MAX_MB) * 1024 * 1024
+    return min(files.limit_bytes(), VIEWER_MAX_BYTES)
 
 
 def download_name(name: str) -> str:
