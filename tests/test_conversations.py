@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from llm_metadata import selectors
 from llm_metadata.models import Conversation, Message
+from llm_metadata.views import chat
 from tests.factories import make_conversation, make_turn
 
 LIST = reverse("llm_metadata:conversation-list")
@@ -261,6 +262,18 @@ def test_it_offers_a_confirmed_delete_and_forgets_the_current_conversation(
     assert not Conversation.objects.filter(pk=conversation.pk).exists()
     assert "conversation_id" not in alice_client.session
     assert "Conversation deleted." in alice_client.get(LIST).text
+
+
+def test_it_forgets_the_conversation_under_the_chat_pages_own_session_key(
+    alice: User, alice_client: Client, monkeypatch
+) -> None:
+    monkeypatch.setattr(chat, "SESSION_KEY", "chat_conversation")  # one key, wherever it is read
+    conversation = make_conversation(alice)
+    session = alice_client.session
+    session["chat_conversation"] = str(conversation.pk)
+    session.save()
+    alice_client.post(reverse("llm_metadata:conversation-delete", args=[conversation.pk]))
+    assert "chat_conversation" not in alice_client.session
 
 
 @pytest.mark.parametrize("path", [LIST, "/conversation/00000000-0000-0000-0000-000000000000/"])

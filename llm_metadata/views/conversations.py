@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from .. import selectors
 from ..models import Conversation
+from . import chat
 from .redirects import next_or
 
 PAGE_SIZE = 50
@@ -100,7 +101,7 @@ def conversation_rename(request: HttpRequest, pk: UUID) -> HttpResponse:
 def conversation_delete(request: HttpRequest, pk: UUID) -> HttpResponse:
     conversation = _get_conversation_for_user(request, pk)
     conversation.delete()
-    if request.session.get("conversation_id") == str(pk):
-        del request.session["conversation_id"]
+    if request.session.get(chat.SESSION_KEY) == str(pk):  # the chat page's current one
+        del request.session[chat.SESSION_KEY]
     messages.success(request, "Conversation deleted.")
     return redirect("llm_metadata:conversation-list")
