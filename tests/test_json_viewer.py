@@ -90,6 +90,29 @@ def test_it_accepts_a_byte_order_mark_and_rejects_nan() -> None:
         json_view.decode(b"[NaN]")
 
 
+@pytest.mark.parametrize(
+    ("raw", "error"),
+    [
+        (b'{"a": "\\ud800"}', "half of a surrogate pair"),
+        (b'["\\uDC00 low"]', "half of a surrogate pair"),
+        (b"[1, 1e400]", "too large"),
+        (b"[" + b"1" * 400 + b".5]", "too large"),
+        (b"[" + b"9" * 5000 + b"]", "more digits"),
+    ],
+    ids=["lone-surrogate", "lone-low-surrogate", "huge-exponent", "huge-float", "huge-int"],
+)
+def test_it_refuses_values_it_could_not_show_or_write_back(
+    alice_client: Client, raw: bytes, error: str
+) -> None:
+    response = _upload(alice_client, raw)
+    assert response.status_code == 200
+    assert error in response.context["form"].errors["json_file"][0]
+
+
+def test_it_keeps_surrogate_pairs_and_large_exponents_that_fit() -> None:
+    assert json_view.decode(b'["\\ud83d\\ude00", 1.5e308, 1e-400]') == ["\U0001f600", 1.5e308, 0.0]
+
+
 def test_it_refuses_files_over_the_size_limit(alice_client: Client, settings) -> None:
     settings.MAX_UPLOAD_MB = 1
     response = _upload(alice_client, b"[" + b"1," * 600_000 + b"1]")
