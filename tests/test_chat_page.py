@@ -7,6 +7,7 @@ import uuid
 import pytest
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.template.loader import render_to_string
 from django.test import Client
 from django.urls import reverse
 
@@ -299,6 +300,21 @@ def test_it_shows_a_short_conversation_whole(
     assert 'id="earlier-messages"' not in html
 
 
+def test_it_shows_an_attachment_as_the_conversation_page_does(
+    alice: User, alice_client: Client
+) -> None:
+    conversation = make_conversation(alice)
+    asked, _ = make_turn(conversation)
+    Message.objects.filter(pk=asked.pk).update(attachment_name="notes.txt")  # imported: no file
+    asked.refresh_from_db()
+    shown = render_to_string("llm_metadata/_attachment.html", {"message": asked}).strip()
+    assert 'class="small mt-1 attachment"' in shown
+    assert "notes.txt" in shown and "(file not stored)" in shown
+    detail = reverse("llm_metadata:conversation-detail", args=[conversation.pk])
+    assert shown in alice_client.get(f"{ASK}?c={conversation.pk}").text
+    assert shown in alice_client.get(detail).text
+
+
 def test_it_lets_only_the_owner_download_an_attachment(
     alice_client: Client, bob_client: Client, fake_openai
 ) -> None:
@@ -306,7 +322,10 @@ def test_it_lets_only_the_owner_download_an_attachment(
     alice_client.post(ASK, form(file_upload=upload))
     asked = Message.objects.get(role="user")
     url = reverse("llm_metadata:attachment-download", args=[asked.pk])
-    assert url in alice_client.get(ASK).content.decode()
+    link = f'<a href="{url}">notes.md</a>'
+    assert link in alice_client.get(ASK).text
+    detail = reverse("llm_metadata:conversation-detail", args=[asked.conversation_id])
+    assert link in alice_client.get(detail).text
     response = alice_client.get(url)
     assert response.status_code == 200
     assert b"".join(response.streaming_content) == b"# Notes\n"
