@@ -1,4 +1,5 @@
-"""Whose data the analytics page and the messages export show: `?user=` needs view_message."""
+"""Whose data the analytics page and the messages export show: `?user=` needs staff status
+and the view_message permission."""
 
 from __future__ import annotations
 
@@ -20,8 +21,8 @@ def data(alice: User, bob: User) -> None:
         make_turn(make_conversation(bob), "bob's question", "bob's answer")
 
 
-def _staff(username: str, *, can_view_messages: bool) -> Client:
-    user = User.objects.create_user(username, f"{username}@example.com", "pw", is_staff=True)
+def _staff(username: str, *, can_view_messages: bool, is_staff: bool = True) -> Client:
+    user = User.objects.create_user(username, f"{username}@example.com", "pw", is_staff=is_staff)
     if can_view_messages:
         user.user_permissions.add(Permission.objects.get(codename="view_message"))
     client = Client()
@@ -62,6 +63,13 @@ PAGES = pytest.mark.parametrize("owners", [_analytics_owners, _export_owners])
 def test_it_keeps_staff_without_the_permission_to_their_own_data(plain_staff, owners) -> None:
     assert owners(plain_staff, "alice")[0] == 0
     assert owners(plain_staff, "*")[0] == 0
+
+
+@PAGES
+def test_it_keeps_a_non_staff_user_with_the_permission_to_their_own_data(data, owners) -> None:
+    reader = _staff("erin", can_view_messages=True, is_staff=False)
+    assert owners(reader, "alice")[0] == 0
+    assert owners(reader, "*")[0] == 0
 
 
 @PAGES

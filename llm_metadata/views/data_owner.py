@@ -11,8 +11,8 @@ READ_ANY = "llm_metadata.view_message"
 
 
 def can_read_any(request: HttpRequest) -> bool:
-    """Holders of the permission to view messages (superusers have it) may pick any user."""
-    return request.user.has_perm(READ_ANY)
+    """Staff holding the permission to view messages (superusers have it) may pick any user."""
+    return request.user.is_staff and request.user.has_perm(READ_ANY)
 
 
 def data_owner(request: HttpRequest, username: str) -> AbstractBaseUser | None:
