@@ -99,3 +99,9 @@ def test_it_offers_the_user_field_only_with_the_permission(plain_staff, reader_s
     url = reverse("llm_metadata:analytics")
     assert 'name="user"' not in plain_staff.get(url).content.decode()
     assert 'name="user"' in reader_staff.get(url).content.decode()
+
+
+def test_it_offers_the_user_field_only_to_those_who_may_use_it(data, reader_staff) -> None:
+    page = reverse("llm_metadata:analytics")
+    assert 'name="user"' in reader_staff.get(page).text
+    assert 'name="user"' not in _staff("fay", can_view_messages=True, is_staff=False).get(page).text

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from .. import analytics, charts
 from ..models import Message
-from .data_owner import data_owner
+from .data_owner import can_read_any, data_owner
 
 PERIODS = (
     ("7", "Last 7 days"),
@@ -79,6 +79,7 @@ def analytics_page(request: HttpRequest) -> HttpResponse:
         "report": result,
         "scope": scope,
         "owner_label": "everyone" if owner is None else owner.get_username(),
+        "can_pick_user": can_read_any(request),
         "legend": [(name or "(none)", charts.colour(i)) for i, name in enumerate(models)],
         "day_rows": [(day, [series[name].get(day, 0) for name in models]) for day in result.days],
         "day_models": models,
