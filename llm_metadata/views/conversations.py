@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -15,37 +14,12 @@ from django.views.decorators.http import require_POST
 
 from .. import selectors
 from ..models import Conversation
+from ..page_forms import HistoryFilterForm, RenameForm
 from . import chat
 from .redirects import next_or
 
 PAGE_SIZE = 50
 MESSAGES_PAGE_SIZE = 50  # a long conversation renders in pages (about 0.7 ms a message)
-
-
-class HistoryFilterForm(forms.Form):
-    q = forms.CharField(required=False, max_length=200, strip=True, label="Search")
-    model = forms.CharField(required=False, max_length=200, label="Model")
-    start = forms.DateField(required=False, label="From")
-    end = forms.DateField(required=False, label="To")
-
-    def clean(self) -> dict:
-        data = super().clean()
-        if data.get("start") and data.get("end") and data["start"] > data["end"]:
-            raise forms.ValidationError("The start date is after the end date.")
-        return data
-
-    def filters(self) -> selectors.HistoryFilters:
-        """The valid filters; an invalid form filters nothing (its errors are shown)."""
-        if not self.is_valid():
-            return selectors.HistoryFilters()
-        data = self.cleaned_data
-        return selectors.HistoryFilters(
-            query=data["q"], model=data["model"], start=data["start"], end=data["end"]
-        )
-
-
-class RenameForm(forms.Form):
-    title = forms.CharField(max_length=200, strip=True)
 
 
 def _get_conversation_for_user(request: HttpRequest, pk: UUID) -> Conversation:

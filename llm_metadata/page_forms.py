@@ -1,0 +1,88 @@
+"""The pages' forms: history filters and rename, analytics filters, export, import, JSON viewer.
+
+`forms.py` holds the chat form (its fields, ranges and starting values); this module holds the
+forms of the other pages, so the views only handle the request and pass `cleaned_data` on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django import forms
+from django.utils import timezone
+
+from . import selectors
+from .models import Message
+
+PERIODS = (
+    ("7", "Last 7 days"),
+    ("30", "Last 30 days"),
+    ("90", "Last 90 days"),
+    ("custom", "Dates"),
+)
+DEFAULT_PERIOD = "30"
+
+
+class HistoryFilterForm(forms.Form):
+    q = forms.CharField(required=False, max_length=200, strip=True, label="Search")
+    model = forms.CharField(required=False, max_length=200, label="Model")
+    start = forms.DateField(required=False, label="From")
+    end = forms.DateField(required=False, label="To")
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("start") and data.get("end") and data["start"] > data["end"]:
+            raise forms.ValidationError("The start date is after the end date.")
+        return data
+
+    def filters(self) -> selectors.HistoryFilters:
+        """The valid filters; an invalid form filters nothing (its errors are shown)."""
+        if not self.is_valid():
+            return selectors.HistoryFilters()
+        data = self.cleaned_data
+        return selectors.HistoryFilters(
+            query=data["q"], model=data["model"], start=data["start"], end=data["end"]
+        )
+
+
+class RenameForm(forms.Form):
+    title = forms.CharField(max_length=200, strip=True)
+
+
+class AnalyticsFilterForm(forms.Form):
+    period = forms.ChoiceField(choices=PERIODS, required=False)
+    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    model = forms.CharField(required=False, max_length=200)
+    status = forms.ChoiceField(
+        choices=[("", "Any status"), *Message.Status.choices], required=False
+    )
+    user = forms.CharField(required=False, max_length=150)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("period") == "custom":
+            start, end = data.get("start"), data.get("end")
+            if not start or not end:
+                raise forms.ValidationError("Custom dates need both a start and an end date.")
+            if start > end:
+                raise forms.ValidationError("The start date is after the end date.")
+            if (end - start).days > 3660:
+                raise forms.ValidationError("Pick a period of at most ten years.")
+        return data
+
+    def valid_data(self) -> dict:
+        """The cleaned data of a bound, valid form; otherwise nothing (the defaults apply)."""
+        return self.cleaned_data if self.is_bound and self.is_valid() else {}
+
+    def bounds(self, tzinfo: dt.tzinfo) -> tuple[dt.datetime, dt.datetime]:
+        """Half-open [start, end) in UTC covering whole local days (the last 30 by default)."""
+        data = self.valid_data()
+        if data.get("period") == "custom":
+            first, last = data["start"], data["end"]
+        else:
+            last = timezone.localdate(timezone=tzinfo)
+            first = last - dt.timedelta(days=int(data.get("period") or DEFAULT_PERIOD) - 1)
+        start = dt.datetime.combine(first, dt.time.min, tzinfo=tzinfo)
+        end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time.min, tzinfo=tzinfo)
+        return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
