@@ -9,9 +9,11 @@ from __future__ import annotations
 import datetime as dt
 
 from django import forms
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.utils import timezone
 
-from . import selectors
+from . import files, selectors
 from .models import Message
 
 PERIODS = (
@@ -86,3 +88,46 @@ class AnalyticsFilterForm(forms.Form):
         start = dt.datetime.combine(first, dt.time.min, tzinfo=tzinfo)
         end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time.min, tzinfo=tzinfo)
         return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+
+
+def _utc_midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, dt.UTC)
+
+
+class MessageExportFilter(forms.Form):
+    """The messages export's filters; `since` and `until` clean to a half-open UTC range."""
+
+    user = forms.CharField(required=False, max_length=150)
+    model = forms.CharField(required=False, max_length=200)
+    since = forms.DateField(required=False)
+    until = forms.DateField(required=False)
+
+    def clean_since(self) -> dt.datetime | None:
+        """The start of the day (UTC), inclusive."""
+        day = self.cleaned_data["since"]
+        return _utc_midnight(day) if day else None
+
+    def clean_until(self) -> dt.datetime | None:
+        """The start of the next day (UTC), exclusive: the whole day is in."""
+        day = self.cleaned_data["until"]
+        if day is None or day == dt.date.max:  # the last date has no next day: no bound
+            return None
+        return _utc_midnight(day + dt.timedelta(days=1))
+
+
+class ImportForm(forms.Form):
+    """A JSON file exported by this app, within the upload limit (its content is the importer's)."""
+
+    json_file = forms.FileField(
+        allow_empty_file=True,  # an empty file is the importer's to name
+        error_messages={"required": "Choose a conversation JSON file to import."},
+    )
+
+    def clean_json_file(self) -> UploadedFile:
+        upload = self.cleaned_data["json_file"]
+        if upload.size > files.limit_bytes():
+            raise forms.ValidationError(f"The file is larger than {settings.MAX_UPLOAD_MB} MB.")
+        return upload
+
+    def error_text(self) -> str:
+        return " ".join(self.errors.get("json_file", []))

@@ -194,3 +194,10 @@ def test_it_offers_an_admin_action(admin_client: Client, conversation: Conversat
     )
     rows = list(csv.DictReader(io.StringIO(_body(response))))
     assert sorted(int(row["id"]) for row in rows) == sorted(ids)
+
+
+def test_it_takes_the_last_date_as_no_upper_bound(
+    alice_client: Client, conversation: Conversation
+) -> None:
+    response = _all(alice_client, "jsonl", until="9999-12-31")
+    assert len(_body(response).splitlines()) == 4

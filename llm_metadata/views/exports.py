@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from uuid import UUID
 
-from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
-from .. import exports, files, imports
+from .. import exports, imports
 from ..models import Conversation
+from ..page_forms import ImportForm, MessageExportFilter
 from .data_owner import data_owner
 
 CONVERSATION_FORMATS = {
@@ -22,13 +20,6 @@ CONVERSATION_FORMATS = {
     "md": ("text/markdown; charset=utf-8", exports.conversation_markdown),
 }
 STREAM_FORMATS = ("csv", "jsonl")
-
-
-class MessageExportFilter(forms.Form):
-    user = forms.CharField(required=False, max_length=150)
-    model = forms.CharField(required=False, max_length=200)
-    since = forms.DateField(required=False)
-    until = forms.DateField(required=False)
 
 
 @login_required
@@ -54,19 +45,11 @@ def messages_export(request: HttpRequest, fmt: str) -> HttpResponse:
     if not form.is_valid():
         return HttpResponse(form.errors.as_text(), status=400, content_type="text/plain")
     data = form.cleaned_data
-    owner = data_owner(request, data["user"])
-    midnight = dt.time.min
-
-    def moment(day: dt.date | None, shift: int = 0) -> dt.datetime | None:
-        return (
-            dt.datetime.combine(day + dt.timedelta(days=shift), midnight, dt.UTC) if day else None
-        )
-
     selected = exports.messages_for_export(
-        owner=owner,
+        owner=data_owner(request, data["user"]),
         model=data["model"],
-        since=moment(data["since"]),
-        until=moment(data["until"], shift=1),
+        since=data["since"],
+        until=data["until"],
     )
     batches = exports.iter_batches(selected)
     chunks = exports.csv_chunks(batches) if fmt == "csv" else exports.jsonl_chunks(batches)
@@ -77,13 +60,11 @@ def messages_export(request: HttpRequest, fmt: str) -> HttpResponse:
 @require_POST
 def conversation_import(request: HttpRequest) -> HttpResponse:
     """Import an exported JSON file (field `json_file`) into the user's own account."""
-    upload = request.FILES.get("json_file")
-    if upload is None:
-        messages.error(request, "Choose a conversation JSON file to import.")
+    form = ImportForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, form.error_text())
         return redirect("llm_metadata:conversation-list")
-    if upload.size > files.limit_bytes():
-        messages.error(request, f"The file is larger than {settings.MAX_UPLOAD_MB} MB.")
-        return redirect("llm_metadata:conversation-list")
+    upload = form.cleaned_data["json_file"]
     try:
         created = imports.import_conversations(owner=request.user, raw=upload.read())
     except imports.ImportFileError as exc:
