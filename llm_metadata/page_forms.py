@@ -7,13 +7,14 @@ forms of the other pages, so the views only handle the request and pass `cleaned
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.utils import timezone
 
-from . import files, selectors
+from . import files, json_view, selectors
 from .models import Message
 
 PERIODS = (
@@ -131,3 +132,38 @@ class ImportForm(forms.Form):
 
     def error_text(self) -> str:
         return " ".join(self.errors.get("json_file", []))
+
+
+# The page carries the document for the download button, which posts it back as a text field of
+# a multipart form. Django counts such a field (a file part it does not) against
+# DATA_UPLOAD_MAX_MEMORY_SIZE (5 MB), at its raw size: URL-encoded, punctuation would take three
+# bytes. `json_view.form_text` is never longer than the upload, so this cap keeps the post under
+# that limit. It is below MAX_UPLOAD_MB also because a parsed document takes 5 to 16 times its
+# size in memory. The tree and table are capped separately.
+VIEWER_MAX_BYTES = 4 * 1024 * 1024
+
+
+def viewer_max_bytes() -> int:
+    return min(files.limit_bytes(), VIEWER_MAX_BYTES)
+
+
+class JsonUploadForm(forms.Form):
+    """Validates the upload's size and JSON; the parsed document is left in `document`."""
+
+    json_file = forms.FileField(label="JSON file")
+    document: Any = None
+    raw = b""
+
+    def clean_json_file(self) -> UploadedFile:
+        upload = self.cleaned_data["json_file"]
+        if upload.size > viewer_max_bytes():
+            raise forms.ValidationError(
+                f"The file is {upload.size / 1048576:.1f} MB; the viewer takes up to "
+                f"{viewer_max_bytes() // 1048576} MB."
+            )
+        self.raw = upload.read()
+        try:
+            self.document = json_view.decode(self.raw)
+        except json_view.JsonInputError as exc:
+            raise forms.ValidationError(exc.message) from None
+        return upload

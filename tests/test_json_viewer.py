@@ -14,7 +14,7 @@ from django.http import HttpResponse
 from django.test import Client
 from django.urls import reverse
 
-from llm_metadata import json_view, views
+from llm_metadata import json_view, page_forms
 from tests.factories import make_conversation, make_turn
 
 URL = reverse("llm_metadata:json-viewer")
@@ -176,7 +176,7 @@ def test_it_posts_back_no_more_than_was_uploaded(alice_client: Client) -> None:
 
 
 def test_it_caps_the_viewer_below_what_a_form_may_post(settings) -> None:
-    assert views.json_viewer.max_bytes() + 64 * 1024 <= settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    assert page_forms.viewer_max_bytes() + 64 * 1024 <= settings.DATA_UPLOAD_MAX_MEMORY_SIZE
 
 
 def test_it_views_ones_own_conversation_as_json(

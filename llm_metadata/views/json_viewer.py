@@ -7,55 +7,21 @@ from pathlib import PurePath
 from typing import Any
 from uuid import UUID
 
-from django import forms
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from .. import exports, files, json_view
+from .. import exports, json_view
 from ..models import Conversation
-
-# The page carries the document for the download button, which posts it back as a text field of
-# a multipart form. Django counts such a field (a file part it does not) against
-# DATA_UPLOAD_MAX_MEMORY_SIZE (5 MB), at its raw size: URL-encoded, punctuation would take three
-# bytes. `json_view.form_text` is never longer than the upload, so this cap keeps the post under
-# that limit. It is below MAX_UPLOAD_MB also because a parsed document takes 5 to 16 times its
-# size in memory. The tree and table are capped separately.
-VIEWER_MAX_BYTES = 4 * 1024 * 1024
-
-
-def max_bytes() -> int:
-    return min(files.limit_bytes(), VIEWER_MAX_BYTES)
+from ..page_forms import JsonUploadForm, viewer_max_bytes
 
 
 def download_name(name: str) -> str:
     """A safe file name for the formatted download: `<stem>-formatted.json`."""
     stem = re.sub(r"[^\w.-]+", "_", PurePath(name).stem).strip("._") or "data"
     return f"{stem[:80]}-formatted.json"
-
-
-class JsonUploadForm(forms.Form):
-    """Validates the upload's size and JSON; the parsed document is left in `document`."""
-
-    json_file = forms.FileField(label="JSON file")
-    document: Any = None
-    raw = b""
-
-    def clean_json_file(self) -> Any:
-        upload = self.cleaned_data["json_file"]
-        if upload.size > max_bytes():
-            raise forms.ValidationError(
-                f"The file is {upload.size / 1048576:.1f} MB; the viewer takes up to "
-                f"{max_bytes() // 1048576} MB."
-            )
-        self.raw = upload.read()
-        try:
-            self.document = json_view.decode(self.raw)
-        except json_view.JsonInputError as exc:
-            raise forms.ValidationError(exc.message) from None
-        return upload
 
 
 def _render(
@@ -68,7 +34,7 @@ def _render(
     download_text: str = "",
 ) -> HttpResponse:
     """The page; with a document, its tree, table and download (a link, or the text posted back)."""
-    context: dict[str, Any] = {"form": form, "max_mb": max_bytes() // 1048576}
+    context: dict[str, Any] = {"form": form, "max_mb": viewer_max_bytes() // 1048576}
     if name:
         context.update(
             name=name,
