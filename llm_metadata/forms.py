@@ -8,7 +8,8 @@ from typing import Any
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
 
-from . import files, llm
+from . import files
+from .llm.registry import OfferedModel, offered_models
 from .models import Message, ModelProfile
 
 QUESTION_MAX_CHARS = 100_000
@@ -112,7 +113,8 @@ class ChatForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["model"].choices = llm.model_choices()
+        self.offered = offered_models()  # read once: the choices, and the page's model options
+        self.fields["model"].choices = [(model.name, model.label) for model in self.offered]
 
     def sliders(self) -> list[forms.BoundField]:
         """The sampling parameters, shown as sliders."""
@@ -149,14 +151,9 @@ class ModelOption:
     defaults: dict[str, Any]
 
 
-def model_options(choices: list[tuple[str, str]]) -> list[ModelOption]:
-    """The offered models with their profiles' defaults (one query for all of them)."""
-    names = [name for name, _ in choices]
-    profiles = {p.name: p for p in ModelProfile.objects.filter(name__in=names)}
-    return [
-        ModelOption(name, label, profile_defaults(profiles.get(name) or ModelProfile(name=name)))
-        for name, label in choices
-    ]
+def model_options(offered: list[OfferedModel]) -> list[ModelOption]:
+    """The offered models with their profiles' defaults."""
+    return [ModelOption(m.name, m.label, profile_defaults(m.profile)) for m in offered]
 
 
 def initial_for(options: list[ModelOption], last: Message | None = None) -> dict[str, Any]:

@@ -120,7 +120,7 @@ def test_it_starts_from_the_model_profile_defaults(db, fake_openai) -> None:
         default_top_p=0.5,
         default_max_tokens=1200,
     )
-    options = model_options(ChatForm().fields["model"].choices)
+    options = model_options(ChatForm().offered)
     assert initial_for(options) == {
         "model": "fake-small",
         "temperature": 0.2,

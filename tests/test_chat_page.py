@@ -288,6 +288,18 @@ def test_its_queries_do_not_grow_with_the_conversation(
     assert 'id="earlier-messages"' in html
 
 
+def test_it_reads_the_model_profiles_once_per_page(
+    alice_client: Client, fake_openai, django_assert_num_queries
+) -> None:
+    ModelProfile.objects.create(name="fake-small", display_name="Small", default_top_k=7)
+    alice_client.get(ASK)  # the endpoint's model list, now cached
+    with django_assert_num_queries(3) as captured:  # session, user, profiles
+        html = alice_client.get(ASK).content.decode()
+    sql = [query["sql"] for query in captured.captured_queries]
+    assert len([q for q in sql if "llm_metadata_modelprofile" in q]) == 1
+    assert 'data-top_k="7"' in html and ">Small</option>" in html
+
+
 def test_it_shows_a_short_conversation_whole(
     alice: User, alice_client: Client, demo_endpoint
 ) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from llm_metadata.llm import default_model, is_demo, model_choices, profile_for
-from llm_metadata.llm.registry import FALLBACK_MODELS, available_models
+from llm_metadata.llm.registry import FALLBACK_MODELS, available_models, offered_models
 from llm_metadata.models import ModelProfile
 
 pytestmark = pytest.mark.django_db
@@ -71,3 +71,17 @@ def test_it_makes_no_query_per_model(fake_openai, settings, django_assert_num_qu
     settings.API_MODELS = [f"model-{i}" for i in range(20)]
     with django_assert_num_queries(1):
         assert len(model_choices()) == 20
+
+
+def test_it_offers_each_model_with_its_profile(fake_openai, django_assert_num_queries):
+    saved = ModelProfile.objects.create(name="fake-large", display_name="Large")
+    with django_assert_num_queries(1):
+        small, large = offered_models()
+    assert (small.name, small.label, small.profile.pk) == ("fake-small", "fake-small", None)
+    assert (large.name, large.label, large.profile) == ("fake-large", "Large", saved)
+
+
+def test_it_gives_the_demo_model_its_saved_profile(demo_endpoint):
+    saved = ModelProfile.objects.create(name="demo", default_top_k=5, enabled=False)
+    (offered,) = offered_models()
+    assert (offered.name, offered.profile) == ("demo", saved)

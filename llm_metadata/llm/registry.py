@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass
 
 import httpx
 from django.conf import settings
@@ -76,20 +77,35 @@ def available_models() -> tuple[list[str], str]:
     return found
 
 
-def model_choices() -> list[tuple[str, str]]:
-    """(name, label) of the models offered, less those an operator disabled in the admin."""
+@dataclass(frozen=True)
+class OfferedModel:
+    """A model offered for chat: its name, the label shown, and its profile (unsaved if none)."""
+
+    name: str
+    label: str
+    profile: ModelProfile
+
+
+def offered_models() -> list[OfferedModel]:
+    """The models offered, with their profiles (one query), less those disabled in the admin."""
     names, source = available_models()
-    if source == "demo":
-        return [(demo.NAME, demo.LABEL)]
     profiles = {p.name: p for p in ModelProfile.objects.filter(name__in=names)}
-    choices = []
+    if source == "demo":
+        profile = profiles.get(demo.NAME) or ModelProfile(name=demo.NAME)
+        return [OfferedModel(demo.NAME, demo.LABEL, profile)]
+    offered = []
     for name in names:
         profile = profiles.get(name)
         if profile is None:
-            choices.append((name, name))
+            offered.append(OfferedModel(name, name, ModelProfile(name=name)))
         elif profile.enabled:
-            choices.append((name, profile.display_name or name))
-    return choices
+            offered.append(OfferedModel(name, profile.display_name or name, profile))
+    return offered
+
+
+def model_choices() -> list[tuple[str, str]]:
+    """(name, label) of the models offered."""
+    return [(model.name, model.label) for model in offered_models()]
 
 
 def default_model() -> str:

@@ -91,7 +91,7 @@ def _render_page(
         if conversation
         else ([], False)
     )
-    options = model_options(form.fields["model"].choices)
+    options = model_options(form.offered)
     if not form.is_bound:
         last = next((m for m in reversed(messages_list) if m.role == Message.Role.USER), None)
         form.initial = initial_for(options, last)
