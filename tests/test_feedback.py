@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.template.loader import render_to_string
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from llm_metadata.models import Feedback, Message
@@ -83,6 +84,16 @@ def test_it_refuses_a_missing_rating(alice_client: Client, answer: Message) -> N
 def test_it_hides_other_users_answers(bob_client: Client, answer: Message) -> None:
     assert bob_client.post(_url(answer), {"rating": "down"}).status_code == 404
     assert not Feedback.objects.exists()
+
+
+def test_it_looks_the_answer_up_through_its_owner_in_one_query(
+    bob_client: Client, answer: Message
+) -> None:
+    with CaptureQueriesContext(connection) as queries:
+        assert bob_client.post(_url(answer), {"rating": "down"}).status_code == 404
+    app_queries = [q["sql"] for q in queries.captured_queries if "llm_metadata_" in q["sql"]]
+    assert len(app_queries) == 1
+    assert "llm_metadata_conversation" in app_queries[0]
 
 
 def test_it_accepts_feedback_on_answers_only(alice_client: Client, answer: Message) -> None:

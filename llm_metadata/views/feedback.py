@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from ..models import Feedback, Message
+from ..models import Conversation, Feedback, Message
 from ..text import without_nul
 from .redirects import next_or
 
@@ -17,6 +18,12 @@ MAX_COMMENT = 2000
 
 def _wants_json(request: HttpRequest) -> bool:
     return "application/json" in request.headers.get("Accept", "")
+
+
+def _answers_for_user(request: HttpRequest) -> QuerySet[Message]:
+    """Answers in the user's conversations, reached through the owner (one query with it)."""
+    owned = Conversation.objects.for_user(request.user)
+    return Message.objects.filter(role=Message.Role.ASSISTANT, conversation__in=owned)
 
 
 def _back(request: HttpRequest, message: Message) -> str:
@@ -28,9 +35,7 @@ def _back(request: HttpRequest, message: Message) -> str:
 @require_POST
 def message_feedback(request: HttpRequest, pk: int) -> HttpResponse:
     """Set (or replace) the owner's rating of one of their answers; anyone else gets 404."""
-    message = get_object_or_404(
-        Message, pk=pk, role=Message.Role.ASSISTANT, conversation__owner=request.user
-    )
+    message = get_object_or_404(_answers_for_user(request), pk=pk)
     rating = Feedback.Rating.from_word(request.POST.get("rating"))
     comment = without_nul(request.POST.get("comment", "")).strip()
     if rating is None or len(comment) > MAX_COMMENT:
