@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.contrib.auth.models import User
+from django.contrib.auth import get_user_model
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 from django.utils.text import smart_split, unescape_string_literal
@@ -93,11 +93,12 @@ class MessageAdmin(admin.ModelAdmin):
         (0.3 s at 200,000 messages); the matching owners are looked up in the user table first,
         and when there are none the content test stands alone (PostgreSQL's trigram index).
         """
+        users = get_user_model()
         for word in smart_split(search_term):
             if word[:1] in "\"'" and word[-1:] == word[:1]:
                 word = unescape_string_literal(word)
             owners = list(
-                User.objects.filter(
+                users.objects.filter(
                     Q(username__icontains=word) | Q(email__icontains=word)
                 ).values_list("pk", flat=True)
             )
