@@ -22,6 +22,25 @@ from .text import without_nul
 TITLE_CHARS = 80
 
 
+@dataclass(frozen=True)
+class Ask:
+    """What the user asks: the question, the model and its parameters; no conversation opens one.
+
+    `system_prompt` is used only when the question opens a conversation.
+    """
+
+    user: AbstractBaseUser
+    conversation: Conversation | None
+    question: str
+    model: str
+    temperature: float
+    top_k: int
+    top_p: float
+    max_tokens: int
+    system_prompt: str = ""
+    attachment: Attachment | None = None
+
+
 @dataclass
 class Turn:
     """A question saved and the call to make for it."""
@@ -78,28 +97,25 @@ def replay(conversation: Conversation) -> tuple[list[dict[str, str]], list[tuple
     return history, files
 
 
-def start_turn(
-    *,
-    user: AbstractBaseUser,
-    conversation: Conversation | None,
-    question: str,
-    model: str,
-    temperature: float,
-    top_k: int,
-    top_p: float,
-    max_tokens: int,
-    system_prompt: str = "",
-    attachment: Attachment | None = None,
-) -> Turn:
+def start_turn(*, ask: Ask) -> Turn:
     """Save the question (opening a conversation when there is none) and build the call."""
-    params = {"temperature": temperature, "top_k": top_k, "top_p": top_p, "max_tokens": max_tokens}
+    params = {
+        "temperature": ask.temperature,
+        "top_k": ask.top_k,
+        "top_p": ask.top_p,
+        "max_tokens": ask.max_tokens,
+    }
+    conversation, question, attachment = ask.conversation, ask.question, ask.attachment
     now = timezone.now()
     # Read before the write transaction: on SQLite it holds the database's one write lock.
     history, files = replay(conversation) if conversation else ([], [])
     with transaction.atomic():
         if conversation is None:
             conversation = Conversation.objects.create(
-                owner=user, title=title_for(question), system_prompt=system_prompt, updated=now
+                owner=ask.user,
+                title=title_for(question),
+                system_prompt=ask.system_prompt,
+                updated=now,
             )
         else:
             changes = {"updated": now}
@@ -112,7 +128,7 @@ def start_turn(
             conversation=conversation,
             role=Message.Role.USER,
             content=question,
-            model_name=model,
+            model_name=ask.model,
             attachment=attachment.upload if attachment else "",
             attachment_name=attachment.name if attachment else "",
             attachment_text=attachment.text if attachment else "",
@@ -120,17 +136,17 @@ def start_turn(
         )
     if attachment:
         files.append((attachment.name, attachment.text))
-    profile = llm.profile_for(model)
+    profile = llm.profile_for(ask.model)
     fitted = llm.fit_messages(
         system_prompt=conversation.system_prompt,
         history=history,
         question=question,
         files=files,
         context_length=profile.context_length,
-        max_tokens=max_tokens,
+        max_tokens=ask.max_tokens,
     )
     request = llm.ChatRequest(
-        model=model, messages=fitted.messages, context_length=profile.context_length, **params
+        model=ask.model, messages=fitted.messages, context_length=profile.context_length, **params
     )
     return Turn(conversation, asked, request, fitted.truncated, profile)
 
@@ -190,12 +206,9 @@ def save_failure(*, turn: Turn, exc: llm.LLMError) -> Message:
     )
 
 
-def send_message(**turn_fields: Any) -> tuple[Turn, Message]:
-    """One whole turn for the plain form post: save, call (sync), save the answer or the error.
-
-    Takes the keyword arguments of `start_turn`.
-    """
-    turn = start_turn(**turn_fields)
+def send_message(*, ask: Ask) -> tuple[Turn, Message]:
+    """One whole turn for the plain form post: save, call (sync), save the answer or the error."""
+    turn = start_turn(ask=ask)
     try:
         result = llm.chat(turn.request)
     except llm.LLMError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -16,6 +17,10 @@ from tests.factories import make_conversation, make_turn
 PARAMS = {"model": "m", "temperature": 0.5, "top_k": 10, "top_p": 0.5, "max_tokens": 100}
 
 
+def start(**fields: Any) -> services.Turn:
+    return services.start_turn(ask=services.Ask(**fields))
+
+
 def test_it_titles_a_conversation_with_its_first_question_trimmed() -> None:
     assert services.title_for("  What   is\n\nthis?  ") == "What is this?"
     long = "word " * 40
@@ -24,7 +29,7 @@ def test_it_titles_a_conversation_with_its_first_question_trimmed() -> None:
 
 
 def test_it_opens_a_conversation_with_the_first_question(alice: User) -> None:
-    turn = services.start_turn(
+    turn = start(
         user=alice, conversation=None, question="Hello there", system_prompt="Be kind.", **PARAMS
     )
     conversation = Conversation.objects.get()
@@ -41,7 +46,7 @@ def test_it_bumps_the_conversation_on_each_write(alice: User) -> None:
     conversation = make_conversation(alice)
     old = timezone.now() - dt.timedelta(days=3)
     Conversation.objects.filter(pk=conversation.pk).update(updated=old)
-    turn = services.start_turn(user=alice, conversation=conversation, question="Q", **PARAMS)
+    turn = start(user=alice, conversation=conversation, question="Q", **PARAMS)
     conversation.refresh_from_db()
     assert conversation.updated > old
     asked_at = conversation.updated
@@ -74,7 +79,7 @@ def test_it_replays_answered_exchanges_and_every_file(alice: User) -> None:
 
 def test_it_stores_the_attachment_with_the_question(alice: User) -> None:
     upload = SimpleUploadedFile("n.md", b"# N")
-    turn = services.start_turn(
+    turn = start(
         user=alice,
         conversation=None,
         question="Read it",
@@ -90,7 +95,7 @@ def test_it_prices_an_answer_only_when_everything_is_known(alice: User) -> None:
     ModelProfile.objects.create(
         name="m", input_price_per_million="3", output_price_per_million="15"
     )
-    turn = services.start_turn(user=alice, conversation=None, question="Q", **PARAMS)
+    turn = start(user=alice, conversation=None, question="Q", **PARAMS)
     result = llm.ChatResult(text="A", model="m", prompt_tokens=1000, completion_tokens=100)
     priced = services.save_answer(turn=turn, status="ok", text="A", result=result)
     assert float(priced.cost) == (1000 * 3 + 100 * 15) / 1_000_000
@@ -99,7 +104,7 @@ def test_it_prices_an_answer_only_when_everything_is_known(alice: User) -> None:
 
 
 def test_it_stores_a_failure_with_its_partial_text(alice: User) -> None:
-    turn = services.start_turn(user=alice, conversation=None, question="Q", **PARAMS)
+    turn = start(user=alice, conversation=None, question="Q", **PARAMS)
     partial = llm.ChatResult(text="Half", model="m", elapsed=2.0, time_to_first_token=0.5)
     answer = services.save_failure(turn=turn, exc=llm.LLMError("Cut off.", partial=partial))
     assert (answer.status, answer.content, answer.error) == ("error", "Half", "Cut off.")
@@ -108,7 +113,7 @@ def test_it_stores_a_failure_with_its_partial_text(alice: User) -> None:
 
 
 def test_it_stores_answers_and_failures_without_nul_characters(alice: User) -> None:
-    turn = services.start_turn(user=alice, conversation=None, question="Q", **PARAMS)
+    turn = start(user=alice, conversation=None, question="Q", **PARAMS)
     result = llm.ChatResult(
         text="A\x00B",
         model="m",

@@ -67,20 +67,20 @@ def _remember(request: HttpRequest, conversation: Conversation) -> None:
         request.session[SESSION_KEY] = str(conversation.pk)
 
 
-def _turn_fields(request: HttpRequest, form: ChatForm, conversation: Conversation | None) -> dict:
+def _ask(request: HttpRequest, form: ChatForm, conversation: Conversation | None) -> services.Ask:
     data = form.cleaned_data
-    return {
-        "user": request.user,
-        "conversation": conversation,
-        "question": data["question"],
-        "model": data["model"],
-        "temperature": data["temperature"],
-        "top_k": data["top_k"],
-        "top_p": data["top_p"],
-        "max_tokens": data["max_tokens"],
-        "system_prompt": data["system_prompt"] if conversation is None else "",
-        "attachment": data["file_upload"],
-    }
+    return services.Ask(
+        user=request.user,
+        conversation=conversation,
+        question=data["question"],
+        model=data["model"],
+        temperature=data["temperature"],
+        top_k=data["top_k"],
+        top_p=data["top_p"],
+        max_tokens=data["max_tokens"],
+        system_prompt=data["system_prompt"] if conversation is None else "",
+        attachment=data["file_upload"],
+    )
 
 
 def _render_page(
@@ -117,7 +117,7 @@ def ask(request: HttpRequest) -> HttpResponse:
     conversation = _conversation_from_request(request, form)
     if not form.is_valid():
         return _render_page(request, conversation, form, status=400)
-    turn, answer = services.send_message(**_turn_fields(request, form, conversation))
+    turn, answer = services.send_message(ask=_ask(request, form, conversation))
     _remember(request, turn.conversation)
     return redirect(f"{reverse('llm_metadata:ask')}#message-{answer.pk}")
 
@@ -160,7 +160,7 @@ def _prepare(request: HttpRequest) -> dict[str, list[str]] | tuple[services.Turn
     conversation = _conversation_from_request(request, form)
     if not form.is_valid():
         return form.error_dict()
-    turn = services.start_turn(**_turn_fields(request, form, conversation))
+    turn = services.start_turn(ask=_ask(request, form, conversation))
     _remember(request, turn.conversation)
     meta = {
         "conversation_id": str(turn.conversation.pk),
