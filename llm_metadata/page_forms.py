@@ -26,6 +26,12 @@ PERIODS = (
 DEFAULT_PERIOD = "30"
 
 
+def _check_reach(*days: dt.date | None) -> None:
+    """Refuse the first and last dates: a local day's bounds, in any zone, must be datetimes."""
+    if any(day in (dt.date.min, dt.date.max) for day in days):
+        raise forms.ValidationError("Pick dates after 0001-01-01 and before 9999-12-31.")
+
+
 class HistoryFilterForm(forms.Form):
     q = forms.CharField(required=False, max_length=200, strip=True, label="Search")
     model = forms.CharField(required=False, max_length=200, label="Model")
@@ -34,6 +40,7 @@ class HistoryFilterForm(forms.Form):
 
     def clean(self) -> dict:
         data = super().clean()
+        _check_reach(data.get("start"), data.get("end"))
         if data.get("start") and data.get("end") and data["start"] > data["end"]:
             raise forms.ValidationError("The start date is after the end date.")
         return data
@@ -68,6 +75,7 @@ class AnalyticsFilterForm(forms.Form):
             start, end = data.get("start"), data.get("end")
             if not start or not end:
                 raise forms.ValidationError("Custom dates need both a start and an end date.")
+            _check_reach(start, end)
             if start > end:
                 raise forms.ValidationError("The start date is after the end date.")
             if (end - start).days > 3660:

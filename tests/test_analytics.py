@@ -232,6 +232,17 @@ def test_it_explains_bad_custom_dates(alice_client: Client) -> None:
     assert "need both a start and an end" in response.content.decode()
 
 
+@pytest.mark.parametrize(
+    ("start", "end"), [("9999-12-30", "9999-12-31"), ("0001-01-01", "0001-01-02")]
+)
+def test_it_refuses_the_first_and_last_dates_instead_of_failing(
+    alice_client: Client, start: str, end: str
+) -> None:
+    alice_client.cookies["tz"] = "Pacific/Auckland"  # its first day starts before year 1 in UTC
+    response = alice_client.get(URL, {"period": "custom", "start": start, "end": end})
+    assert "Pick dates after 0001-01-01" in response.content.decode()
+
+
 def test_it_requires_login(client: Client) -> None:
     response = client.get(URL)
     assert response.status_code == 302

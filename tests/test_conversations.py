@@ -129,6 +129,13 @@ def test_it_reports_a_reversed_date_range(alice: User, alice_client: Client) -> 
     assert _titles(response) == ["Kept"]
 
 
+def test_it_refuses_the_last_date_instead_of_failing(alice: User, alice_client: Client) -> None:
+    make_conversation(alice, title="Kept")
+    response = alice_client.get(LIST, {"end": "9999-12-31"})
+    assert "Pick dates after 0001-01-01 and before 9999-12-31." in response.text
+    assert _titles(response) == ["Kept"]
+
+
 def test_it_paginates_by_fifty_keeping_the_filters(alice: User, alice_client: Client) -> None:
     base = timezone.now()
     for index in range(55):
