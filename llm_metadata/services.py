@@ -1,23 +1,31 @@
 """The writes of a chat turn: the question before the call, the answer (or its failure) after.
 
-The LLM is called between the two writes, outside any transaction, by the caller of
-`start_turn` (the streaming view) or by `send_message` (the plain form post).
+The LLM is called between the two writes, outside any transaction: by `stream_answer` (the
+streaming view, after `start_turn`) or by `send_message` (the plain form post).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from time import perf_counter
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import close_old_connections, transaction
 from django.utils import timezone
 
 from . import llm
 from .forms import Attachment
 from .models import Conversation, Message, ModelProfile
+from .streaming import coalesce
 from .text import without_nul
+
+logger = logging.getLogger(__name__)
 
 TITLE_CHARS = 80
 
@@ -214,3 +222,65 @@ def send_message(*, ask: Ask) -> tuple[Turn, Message]:
     except llm.LLMError as exc:
         return turn, save_failure(turn=turn, exc=exc)
     return turn, save_answer(turn=turn, status=Message.Status.OK, text=result.text, result=result)
+
+
+@dataclass(frozen=True)
+class Answered:
+    """How a streamed turn ended: the stored answer, and the failure's message if it failed."""
+
+    answer: Message
+    error: str | None = None
+
+
+async def stream_answer(turn: Turn) -> AsyncIterator[str | Answered]:
+    """The answer's text as it arrives (deltas merged by `coalesce`), then one `Answered`.
+
+    The answer is stored before `Answered` comes: ok, or error with the text before the failure
+    (a bug too). Stopped early (cancelled or closed), it stores the text so far as cancelled.
+    """
+    # Give the request's database connection back (to the pool) while the answer streams:
+    # held to the end, PostgreSQL's 10 pooled connections capped a worker at 10 chats.
+    await sync_to_async(close_old_connections)()
+    # The LLM package times every call it ends; this clock is for a stream cut short here.
+    started = perf_counter()
+    first: float | None = None
+    parts: list[str] = []
+    result: llm.ChatResult | None = None
+    failure: llm.LLMError | None = None
+    try:
+        async for item in coalesce(llm.astream_chat(turn.request)):
+            if isinstance(item, str):
+                if first is None:
+                    first = perf_counter()
+                parts.append(item)
+                yield item
+            else:
+                result = item
+    except llm.LLMError as exc:
+        failure = exc
+    except (asyncio.CancelledError, GeneratorExit):
+        await sync_to_async(save_answer)(
+            turn=turn,
+            status=Message.Status.CANCELLED,
+            text="".join(parts),
+            elapsed=perf_counter() - started,
+            time_to_first_token=None if first is None else first - started,
+        )
+        logger.info("chat stream cancelled by the client; partial answer stored")
+        raise
+    except Exception:  # a bug must still end the stream with a message, not a cut connection
+        logger.exception("chat stream failed")
+        failure = llm.LLMError("Something went wrong while answering; the question is saved.")
+        failure.partial = llm.ChatResult(
+            text="".join(parts), model=turn.request.model, elapsed=perf_counter() - started
+        )
+    yield await sync_to_async(_store)(turn, result, failure)
+
+
+def _store(turn: Turn, result: llm.ChatResult | None, failure: llm.LLMError | None) -> Answered:
+    if failure is None and result is not None:
+        answer = save_answer(turn=turn, status=Message.Status.OK, text=result.text, result=result)
+        return Answered(answer)
+    if failure is None:  # pragma: no cover - the LLM package always ends with a result
+        failure = llm.LLMError("The answer ended without its final record.")
+    return Answered(save_failure(turn=turn, exc=failure), failure.message)

@@ -215,7 +215,7 @@ async def test_it_ends_the_stream_with_a_message_when_something_breaks(
         yield "Half an"
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr("llm_metadata.views.chat.llm.astream_chat", broken)
+    monkeypatch.setattr("llm_metadata.llm.astream_chat", broken)
     exchange = await post(alice, form())
     assert exchange.names() == ["meta", "delta", "error"]
     assert "question is saved" in exchange.events()[-1][1]["message"]

@@ -6,16 +6,13 @@ so a page always posts into the conversation it shows.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import AsyncIterator
-from time import perf_counter
+from contextlib import aclosing
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.db import close_old_connections
 from django.http import (
     FileResponse,
     Http404,
@@ -29,13 +26,12 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from .. import llm, selectors, services
+from .. import selectors, services
 from ..files import ACCEPT, LABEL
 from ..forms import ChatForm, initial_for, model_options
 from ..models import Conversation, Message
-from ..streaming import coalesce, sse
+from ..streaming import sse
 
-logger = logging.getLogger(__name__)
 SESSION_KEY = "conversation_id"
 CHAT_PAGE_MESSAGES = 50  # the chat page shows the newest; the whole thread is on its own page
 
@@ -171,22 +167,13 @@ def _prepare(request: HttpRequest) -> dict[str, list[str]] | tuple[services.Turn
     return turn, sse("meta", meta)
 
 
-def _finish(
-    request: HttpRequest,
-    turn: services.Turn,
-    result: llm.ChatResult | None = None,
-    failure: llm.LLMError | None = None,
-) -> bytes:
-    """Save the answer (or the failure) and the event that tells the page."""
-    if failure is not None:
-        answer = services.save_failure(turn=turn, exc=failure)
-        html = _message_html(request, answer)
-        return sse("error", {"message": failure.message, "id": answer.pk, "html": html})
-    assert result is not None
-    answer = services.save_answer(
-        turn=turn, status=Message.Status.OK, text=result.text, result=result
-    )
-    return sse("done", {**_answer_meta(answer), "html": _message_html(request, answer)})
+def _final_event(request: HttpRequest, answered: services.Answered) -> bytes:
+    """`error` (its message) or `done` (the answer's metadata), each with the answer's html."""
+    answer = answered.answer
+    html = _message_html(request, answer)
+    if answered.error is not None:
+        return sse("error", {"message": answered.error, "id": answer.pk, "html": html})
+    return sse("done", {**_answer_meta(answer), "html": html})
 
 
 def _answer_meta(answer: Message) -> dict[str, Any]:
@@ -208,50 +195,14 @@ def _answer_meta(answer: Message) -> dict[str, Any]:
 
 
 async def _events(request: HttpRequest, turn: services.Turn, meta: bytes) -> AsyncIterator[bytes]:
-    """meta, coalesced deltas, then done or error; a client that goes away leaves `cancelled`."""
+    """meta, the answer's deltas, then done or error; a client that goes away leaves `cancelled`."""
     yield meta
-    # Give the request's database connection back (to the pool) while the answer streams:
-    # held to the end, PostgreSQL's 10 pooled connections capped a worker at 10 chats.
-    await sync_to_async(close_old_connections)()
-    parts: list[str] = []
-    started = perf_counter()
-    first: float | None = None
-    result: llm.ChatResult | None = None
-    try:
-        async for item in coalesce(llm.astream_chat(turn.request)):
+    async with aclosing(services.stream_answer(turn)) as stream:
+        async for item in stream:
             if isinstance(item, str):
-                if first is None:
-                    first = perf_counter()
-                parts.append(item)
                 yield sse("delta", {"text": item})
             else:
-                result = item
-    except llm.LLMError as exc:
-        yield await sync_to_async(_finish)(request, turn, failure=exc)
-        return
-    except (asyncio.CancelledError, GeneratorExit):
-        await sync_to_async(services.save_answer)(
-            turn=turn,
-            status=Message.Status.CANCELLED,
-            text="".join(parts),
-            elapsed=perf_counter() - started,
-            time_to_first_token=None if first is None else first - started,
-        )
-        logger.info("chat stream cancelled by the client; partial answer stored")
-        raise
-    except Exception:  # a bug must still end the stream with a message, not a cut connection
-        logger.exception("chat stream failed")
-        failure = llm.LLMError("Something went wrong while answering; the question is saved.")
-        failure.partial = llm.ChatResult(
-            text="".join(parts), model=turn.request.model, elapsed=perf_counter() - started
-        )
-        yield await sync_to_async(_finish)(request, turn, failure=failure)
-        return
-    if result is None:  # pragma: no cover - the LLM package always ends with a result
-        failure = llm.LLMError("The answer ended without its final record.")
-        yield await sync_to_async(_finish)(request, turn, failure=failure)
-        return
-    yield await sync_to_async(_finish)(request, turn, result=result)
+                yield await sync_to_async(_final_event)(request, item)
 
 
 @login_required
