@@ -15,7 +15,16 @@ from django.conf import settings
 from . import demo, ollama, openai
 from .context import FittedMessages, estimate_tokens, fit_messages
 from .errors import LLMError
-from .registry import default_model, is_demo, model_choices, profile_for
+from .registry import (
+    OfferedModel,
+    available_models,
+    default_model,
+    endpoint_models,
+    is_demo,
+    model_choices,
+    offered_models,
+    profile_for,
+)
 from .transport import aclose_clients, private_clients
 from .types import ChatRequest, ChatResult
 
@@ -24,15 +33,19 @@ __all__ = [
     "ChatResult",
     "FittedMessages",
     "LLMError",
+    "OfferedModel",
     "achat",
     "aclose_clients",
     "astream_chat",
+    "available_models",
     "chat",
     "default_model",
+    "endpoint_models",
     "estimate_tokens",
     "fit_messages",
     "is_demo",
     "model_choices",
+    "offered_models",
     "profile_for",
 ]
 

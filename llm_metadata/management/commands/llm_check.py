@@ -8,8 +8,16 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 
-from llm_metadata.llm import ChatRequest, LLMError, chat, default_model, is_demo, profile_for
-from llm_metadata.llm.registry import available_models, endpoint_models
+from llm_metadata.llm import (
+    ChatRequest,
+    LLMError,
+    available_models,
+    chat,
+    default_model,
+    endpoint_models,
+    is_demo,
+    profile_for,
+)
 from llm_metadata.models import ModelProfile
 
 
