@@ -16,39 +16,23 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import (
     Aggregate,
     Avg,
-    Case,
     Count,
     F,
     FloatField,
     Q,
     QuerySet,
     Sum,
-    When,
 )
-from django.db.models.functions import Cast, Coalesce
+from django.db.models.functions import Coalesce
 
 from .local_dates import local_date
+from .metrics import TOKENS_PER_SECOND
 from .models import Feedback, Message
 
 ANSWER = Message.Role.ASSISTANT
 # Tokens of one call: the endpoint's total when reported, else prompt + completion.
 TOKENS = Coalesce(
     F("total_tokens"), Coalesce(F("prompt_tokens"), 0) + Coalesce(F("completion_tokens"), 0)
-)
-_GENERATION = F("elapsed_time") - Coalesce(F("time_to_first_token"), 0.0)
-# Same definition as Message.tokens_per_second, row by row in SQL.
-TOKENS_PER_SECOND = Case(
-    When(
-        Q(completion_tokens__gt=0, elapsed_time__gt=0),
-        then=Cast("completion_tokens", FloatField())
-        / Case(
-            When(Q(elapsed_time__gt=Coalesce(F("time_to_first_token"), 0.0)), then=_GENERATION),
-            default=F("elapsed_time"),
-            output_field=FloatField(),
-        ),
-    ),
-    default=None,
-    output_field=FloatField(),
 )
 
 

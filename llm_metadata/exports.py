@@ -1,7 +1,9 @@
-"""Exports of the record: one conversation (JSON, Markdown, CSV) and streams of many messages.
+"""Serialising the record: one conversation (JSON, Markdown) and flat rows (CSV, JSON Lines).
 
-The JSON schema is documented in docs/metadata.md; bump SCHEMA_VERSION on any change that an
-importer of the previous version could not read.
+The fields and their order come from `record.FIELDS`. Nothing here knows about HTTP: the views
+and the admin action wrap these in responses (`downloads.py`). The JSON schema is documented
+in docs/metadata.md; bump SCHEMA_VERSION on any change an importer of the previous version
+could not read (a new field is not such a change: the importer takes its default).
 """
 
 from __future__ import annotations
@@ -10,76 +12,28 @@ import csv
 import datetime as dt
 import io
 import json
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 import orjson
-from asgiref.sync import sync_to_async
-from django.contrib import admin
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.handlers.asgi import ASGIRequest
 from django.db.models import OuterRef, QuerySet, Subquery
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 
+from . import record
 from .models import Conversation, Feedback, Message
+from .record import Kind
 
 SCHEMA = "llm-metadata/conversation"
 SCHEMA_VERSION = 1
 BATCH_SIZE = 2000
-
-# Every stored measurement of a message, in export order (JSON, JSON Lines and CSV alike).
-MESSAGE_FIELDS = (
-    "role",
-    "content",
-    "model_name",
-    "temperature",
-    "top_k",
-    "top_p",
-    "max_tokens",
-    "prompt_tokens",
-    "completion_tokens",
-    "total_tokens",
-    "elapsed_time",
-    "time_to_first_token",
-    "status",
-    "error",
-    "finish_reason",
-    "raw_usage",
-    "history_truncated",
-    "cost",
-    "attachment_name",
-    "attachment_text",
-    "created",
-)
-SAMPLING = ("temperature", "top_k", "top_p", "max_tokens")
-ROW_PREFIX = ("id", "conversation_id", "conversation__title", "conversation__owner__username")
-ROW_COLUMNS = (*ROW_PREFIX, *MESSAGE_FIELDS, "feedback_rating", "feedback_comment")
-CSV_HEADER = tuple(
-    {"conversation__title": "conversation_title", "conversation__owner__username": "owner"}.get(
-        name, name
-    )
-    for name in ROW_COLUMNS
-    if name != "attachment_text"  # kept out of spreadsheets: often longer than a cell holds
-)
-JSONL_KEYS = ("id", "conversation_id", "conversation_title", "owner", *ROW_COLUMNS[4:])
-_CSV_DROP = ROW_COLUMNS.index("attachment_text")
+FEEDBACK_COLUMNS = ("feedback_rating", "feedback_comment")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 
 
-def _iso(value: dt.datetime | None) -> str | None:
-    return value.astimezone(dt.UTC).isoformat() if value else None
-
-
-def _plain(value: Any) -> Any:
-    """A JSON-ready value: datetimes as ISO 8601 UTC, prices as exact decimal strings."""
-    if isinstance(value, dt.datetime):
-        return _iso(value)
-    if isinstance(value, Decimal):
-        return str(value)
-    return value
+# --- One conversation ------------------------------------------------------------------------
 
 
 def _feedback_of(message: Message, owner_id: int) -> dict[str, str] | None:
@@ -89,9 +43,9 @@ def _feedback_of(message: Message, owner_id: int) -> dict[str, str] | None:
     return None
 
 
-def message_dict(message: Message, owner_id: int) -> dict[str, Any]:
-    data: dict[str, Any] = {"id": message.pk}
-    data.update((name, _plain(getattr(message, name))) for name in MESSAGE_FIELDS)
+def message_values(message: Message, owner_id: int) -> dict[str, Any]:
+    """One message of the JSON document: every field, with the owner's feedback."""
+    data = record.values(message, "json")
     data["feedback"] = _feedback_of(message, owner_id)
     return data
 
@@ -99,17 +53,18 @@ def message_dict(message: Message, owner_id: int) -> dict[str, Any]:
 def conversation_dict(conversation: Conversation) -> dict[str, Any]:
     """The versioned JSON document of one conversation with every message and measurement."""
     messages = conversation.messages.prefetch_related("feedback").order_by("created", "id")
+    owner_id = conversation.owner_id
     return {
         "schema": SCHEMA,
         "version": SCHEMA_VERSION,
-        "exported_at": _iso(timezone.now()),
+        "exported_at": record.plain(timezone.now()),
         "conversation": {
             "id": str(conversation.pk),
             "title": conversation.title,
             "system_prompt": conversation.system_prompt,
-            "created": _iso(conversation.created),
-            "updated": _iso(conversation.updated),
-            "messages": [message_dict(m, conversation.owner_id) for m in messages],
+            "created": record.plain(conversation.created),
+            "updated": record.plain(conversation.updated),
+            "messages": [message_values(m, owner_id) for m in messages],
         },
     }
 
@@ -118,53 +73,104 @@ def conversation_json(conversation: Conversation) -> str:
     return json.dumps(conversation_dict(conversation), ensure_ascii=False, indent=2)
 
 
-def _meta_line(m: dict[str, Any]) -> str:
-    """Model, parameters and measurements of one message, on one line."""
+# The transcript shows these as the heading and body of each message, not in its metadata line.
+_MARKDOWN_FRAME = frozenset({"role", "content", "created", "error"})
+
+
+def _meta_line(message: Message) -> str:
+    """Every other field of the record with a value, on one line (endpoint reports always)."""
+    answer = message.role == Message.Role.ASSISTANT
     parts = []
-    if m["role"] == Message.Role.ASSISTANT:
-        parts.append(f"model {m['model_name'] or '?'}")
-        parts += [f"{key} {m[key]}" for key in SAMPLING if m[key] is not None]
-        if m["total_tokens"] is not None or m["prompt_tokens"] is not None:
-            parts.append(
-                f"tokens {m['prompt_tokens']} prompt + {m['completion_tokens']} completion"
-                f" = {m['total_tokens']}"
-            )
-        if m["elapsed_time"] is not None:
-            parts.append(f"elapsed {m['elapsed_time']:.3f} s")
-        if m["time_to_first_token"] is not None:
-            parts.append(f"first token {m['time_to_first_token']:.3f} s")
-        if m["cost"] is not None:
-            parts.append(f"cost ${m['cost']}")
-    if m["attachment_name"]:
-        parts.append(f"attachment {m['attachment_name']}")
-    if m["history_truncated"]:
-        parts.append("history truncated")
-    parts.append(f"status {m['status']}")
+    for f in record.fields_in("markdown"):
+        if f.name in _MARKDOWN_FRAME or f.kind is Kind.FEEDBACK:
+            continue
+        value = f.value(message)
+        if value in (None, "", False) and not (answer and f.origin is record.Origin.ENDPOINT):
+            continue
+        parts.append(f"{f.label.lower()} {record.display(f, value)}")
     return " · ".join(parts)
 
 
 def conversation_markdown(conversation: Conversation) -> str:
-    """A readable transcript with a metadata line under each message."""
-    doc = conversation_dict(conversation)["conversation"]
-    out = [f"# {doc['title'] or 'Untitled conversation'}", ""]
+    """A readable transcript: each message under its role and time, then its metadata line."""
+    messages = conversation.messages.prefetch_related("feedback").order_by("created", "id")
+    out = [f"# {conversation.title or 'Untitled conversation'}", ""]
     out += [
-        f"- Conversation: `{doc['id']}`",
-        f"- Created: {doc['created']}",
-        f"- Updated: {doc['updated']}",
+        f"- Conversation: `{conversation.pk}`",
+        f"- Created: {record.plain(conversation.created)}",
+        f"- Updated: {record.plain(conversation.updated)}",
         "",
     ]
-    if doc["system_prompt"]:
-        out += ["> System prompt:", *(f"> {line}" for line in doc["system_prompt"].split("\n")), ""]
-    for m in doc["messages"]:
-        out += [f"## {m['role'].capitalize()} · {m['created']}", "", m["content"], ""]
-        if m["error"]:
-            out += [f"**Error:** {m['error']}", ""]
+    if conversation.system_prompt:
+        lines = conversation.system_prompt.split("\n")
+        out += ["> System prompt:", *(f"> {line}" for line in lines), ""]
+    for m in messages:
+        out += [f"## {m.role.capitalize()} · {record.plain(m.created)}", "", m.content, ""]
+        if m.error:
+            out += [f"**Error:** {m.error}", ""]
         out += [f"*{_meta_line(m)}*", ""]
+        feedback = _feedback_of(m, conversation.owner_id)
+        if feedback:
+            comment = f": {feedback['comment']}" if feedback["comment"] else ""
+            out += [f"Feedback: thumbs {feedback['rating']}{comment}", ""]
     return "\n".join(out)
 
 
+# --- Flat rows: CSV and JSON Lines -----------------------------------------------------------
+
+# Each row starts with the message id and where it belongs; then the record's fields.
+CONTEXT_COLUMNS = ("conversation_id", "conversation__title", "conversation__owner__username")
+CONTEXT_HEADER = ("conversation_id", "conversation_title", "owner")
+_STORED = tuple(f.name for f in record.FIELDS if f.derived is None and f.kind is not Kind.FEEDBACK)
+# What one query reads per row (values_list), in this order.
+QUERY_COLUMNS = ("id", *CONTEXT_COLUMNS, *(n for n in _STORED if n != "id"), *FEEDBACK_COLUMNS)
+
+
+class RowPlan:
+    """How a queried row becomes the cells of one flat output (`csv` or `jsonl`)."""
+
+    def __init__(self, output: str) -> None:
+        header: list[str] = []
+        picks: list[int] = []
+        self.derived: list[tuple[int, Any, tuple[int, ...]]] = []
+        for name, column in (("id", "id"), *zip(CONTEXT_HEADER, CONTEXT_COLUMNS, strict=True)):
+            header.append(name)
+            picks.append(QUERY_COLUMNS.index(column))
+        for f in record.fields_in(output):
+            if f.name == "id":
+                continue
+            if f.kind is Kind.FEEDBACK:
+                for column in FEEDBACK_COLUMNS:
+                    header.append(column)
+                    picks.append(QUERY_COLUMNS.index(column))
+            elif f.derived is not None:
+                inputs = tuple(QUERY_COLUMNS.index(name) for name in f.inputs)
+                self.derived.append((len(header), f.derived, inputs))
+                header.append(f.name)
+            else:
+                header.append(f.name)
+                picks.append(QUERY_COLUMNS.index(f.name))
+        self.header = tuple(header)
+        self.pick = itemgetter(*picks)
+        self.rating_at = self.header.index("feedback_rating")
+
+    def cells(self, row: tuple) -> list[Any]:
+        """The row's cells in header order: derived fields computed, the rating as a word."""
+        cells = list(self.pick(row))
+        for position, derive, inputs in self.derived:
+            cells.insert(position, derive(*(row[i] for i in inputs)))
+        cells[self.rating_at] = Feedback.Rating.word_of(cells[self.rating_at])
+        return cells
+
+
+CSV_PLAN = RowPlan("csv")
+JSONL_PLAN = RowPlan("jsonl")
+CSV_HEADER = CSV_PLAN.header
+JSONL_KEYS = JSONL_PLAN.header
+
+
 def export_rows(messages: QuerySet[Message]) -> QuerySet[Message]:
-    """The flat row of each message (ROW_COLUMNS), with the owner's feedback joined in."""
+    """The messages with the owner's feedback joined in (FEEDBACK_COLUMNS)."""
     owner_vote = Feedback.objects.filter(
         message=OuterRef("pk"), user=OuterRef("conversation__owner")
     )
@@ -195,9 +201,9 @@ def messages_for_export(
 
 
 def iter_batches(messages: QuerySet[Message], batch_size: int = 0) -> Iterator[list[tuple]]:
-    """Rows in id order, one keyset query per batch: memory stays flat however many rows."""
+    """Rows (QUERY_COLUMNS) in id order, one keyset query per batch: memory stays flat."""
     batch_size = batch_size or BATCH_SIZE
-    rows = export_rows(messages).order_by("id").values_list(*ROW_COLUMNS)
+    rows = export_rows(messages).order_by("id").values_list(*QUERY_COLUMNS)
     last_id = 0
     while True:
         batch = list(rows.filter(id__gt=last_id)[:batch_size])
@@ -214,7 +220,7 @@ def _cell(value: Any) -> Any:
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, dt.datetime):
-        return _iso(value)
+        return record.plain(value)
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value
@@ -226,11 +232,9 @@ def csv_chunks(batches: Iterable[list[tuple]]) -> Iterator[str]:
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
     writer.writerow(CSV_HEADER)
+    cells = CSV_PLAN.cells
     for batch in batches:
-        for row in batch:
-            cells = [_cell(v) for i, v in enumerate(row) if i != _CSV_DROP]
-            cells[-2] = Feedback.Rating.word_of(row[-2])
-            writer.writerow(cells)
+        writer.writerows([_cell(v) for v in cells(row)] for row in batch)
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
@@ -239,10 +243,10 @@ def csv_chunks(batches: Iterable[list[tuple]]) -> Iterator[str]:
 
 
 def row_dict(row: tuple) -> dict[str, Any]:
-    """One JSON Lines object: ids, conversation title and owner first, then the fields."""
-    data = dict(zip(JSONL_KEYS, row, strict=True))
+    """One JSON Lines object: id, conversation id, title and owner first, then the fields."""
+    data = dict(zip(JSONL_KEYS, JSONL_PLAN.cells(row), strict=True))
     data["conversation_id"] = str(data["conversation_id"])
-    data["feedback_rating"] = Feedback.Rating.word_of(data["feedback_rating"]) or None
+    data["feedback_rating"] = data["feedback_rating"] or None
     return data
 
 
@@ -260,29 +264,3 @@ def jsonl_chunks(batches: Iterable[list[tuple]]) -> Iterator[bytes]:
             orjson.dumps(row_dict(row), default=_orjson_default, option=option) + b"\n"
             for row in batch
         )
-
-
-def attachment(response: HttpResponse, filename: str) -> HttpResponse:
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
-
-def streaming_response(request: HttpRequest, chunks: Iterator, filename: str) -> HttpResponse:
-    """A download streamed batch by batch; under ASGI each batch is pulled in a worker thread,
-    since Django would otherwise collect a synchronous iterator whole before sending it."""
-    content_type = CONTENT_TYPES[filename.rsplit(".", 1)[-1]]
-    body = _pull(chunks) if isinstance(request, ASGIRequest) else chunks
-    return attachment(StreamingHttpResponse(body, content_type=content_type), filename)
-
-
-async def _pull(chunks: Iterator) -> AsyncIterator:
-    done = object()
-    while (chunk := await sync_to_async(next)(chunks, done)) is not done:
-        yield chunk
-
-
-@admin.action(description="Export selected as CSV")
-def export_selected_as_csv(
-    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Message]
-) -> HttpResponse:
-    return streaming_response(request, csv_chunks(iter_batches(queryset)), "messages.csv")

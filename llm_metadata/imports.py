@@ -18,27 +18,21 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from . import record
 from .exports import SCHEMA, SCHEMA_VERSION
 from .models import Conversation, Feedback, Message
+from .record import Kind
 from .text import without_nul
 
 MAX_PROBLEMS = 10
-_TEXT = {
-    "content": None,
-    "model_name": 200,
-    "error": None,
-    "finish_reason": 32,
-    "attachment_name": 255,
-    "attachment_text": None,
-}
-_FLOATS = ("temperature", "top_p", "elapsed_time", "time_to_first_token")
-_INTS = ("top_k", "max_tokens", "prompt_tokens", "completion_tokens", "total_tokens")
 # PositiveIntegerField's range on PostgreSQL (SQLite would take more): a file that imports here
 # imports on either database.
 MAX_INT = 2**31 - 1
 # An endpoint's usage object nests two or three levels; far deeper is not usage data, and
 # would make the checks and the save recurse too deep.
 MAX_USAGE_DEPTH = 32
+# The record's fields an import takes back (derived ones and the row id are recomputed).
+IMPORTED = tuple(f for f in record.FIELDS if f.importable and f.derived is None)
 
 
 class ImportFileError(ValueError):
@@ -120,50 +114,105 @@ def _depth(value: Any) -> int:
 
 
 def _message(check: _Checker, data: Any, path: str) -> tuple[dict, dict | None]:
+    """A message's fields, each checked as its kind in the record says; and its feedback."""
     if not isinstance(data, dict):
         check.fail(path, "expected an object")
         return {}, None
-    if "content" not in data or "role" not in data:
-        check.fail(path, "a message needs 'role' and 'content'")
-    fields: dict[str, Any] = {
-        "role": check.choice(data, "role", path, Message.Role.values, Message.Role.USER),
-        "status": check.choice(data, "status", path, Message.Status.values, Message.Status.OK),
-        "created": check.moment(data, "created", path),
-        "history_truncated": data.get("history_truncated", False) is True,
-        "raw_usage": data.get("raw_usage"),
-    }
-    fields.update((key, check.text(data, key, path, limit)) for key, limit in _TEXT.items())
-    fields.update((key, check.number(data, key, path, integer=False)) for key in _FLOATS)
-    fields.update((key, check.number(data, key, path, integer=True)) for key in _INTS)
-    if fields["raw_usage"] is not None and not isinstance(fields["raw_usage"], dict | list):
-        check.fail(f"{path}.raw_usage", "expected an object or null")
-        fields["raw_usage"] = None
-    elif _depth(fields["raw_usage"]) > MAX_USAGE_DEPTH:
-        check.fail(f"{path}.raw_usage", f"nested more than {MAX_USAGE_DEPTH} levels deep")
-        fields["raw_usage"] = None
-    fields["raw_usage"] = without_nul(fields["raw_usage"])
-    fields["cost"] = None
-    if data.get("cost") is not None:
-        try:
-            fields["cost"] = Decimal(str(data["cost"])).quantize(Decimal("1e-8"))
-            if not fields["cost"].is_finite() or abs(fields["cost"]) >= 10**6:
-                raise InvalidOperation
-        except InvalidOperation:
-            check.fail(f"{path}.cost", f"expected a decimal amount or null, got {data['cost']!r}")
-            fields["cost"] = None
-    feedback = data.get("feedback")
-    if feedback is not None:
-        given = feedback.get("rating") if isinstance(feedback, dict) else None
-        rating = Feedback.Rating.from_word(given)
-        if rating is None:
-            check.fail(f"{path}.feedback", "expected null or {'rating': 'up'|'down', 'comment'}")
-            feedback = None
+    missing = [f.name for f in IMPORTED if f.required and f.name not in data]
+    if missing:
+        check.fail(path, f"a message needs {' and '.join(repr(name) for name in missing)}")
+    fields: dict[str, Any] = {}
+    feedback = None
+    for f in IMPORTED:
+        if f.kind is Kind.FEEDBACK:
+            feedback = _feedback(check, data.get(f.name), f"{path}.{f.name}")
+        elif f.name not in data and f.kind is not Kind.DATETIME:
+            fields[f.name] = f.default()
         else:
-            feedback = {
-                "rating": rating,
-                "comment": check.text(feedback, "comment", path),
-            }
+            fields[f.name] = _CHECKS[f.kind](check, f, data, path)
     return fields, feedback
+
+
+def _text(check: _Checker, f: record.Field, data: dict, path: str) -> str:
+    return check.text(data, f.name, path, f.max_length)
+
+
+def _choice(check: _Checker, f: record.Field, data: dict, path: str) -> str:
+    return check.choice(data, f.name, path, list(f.choices), f.default())
+
+
+def _integer(check: _Checker, f: record.Field, data: dict, path: str) -> int | None:
+    return check.number(data, f.name, path, integer=True)
+
+
+def _number(check: _Checker, f: record.Field, data: dict, path: str) -> float | None:
+    return check.number(data, f.name, path, integer=False)
+
+
+def _boolean(check: _Checker, f: record.Field, data: dict, path: str) -> bool:
+    value = data.get(f.name)
+    if value is None:
+        return f.default()
+    if not isinstance(value, bool):
+        check.fail(f"{path}.{f.name}", f"expected true or false, got {_short(value)}")
+        return f.default()
+    return value
+
+
+def _datetime(check: _Checker, f: record.Field, data: dict, path: str) -> Any:
+    return check.moment(data, f.name, path)
+
+
+def _decimal(check: _Checker, f: record.Field, data: dict, path: str) -> Decimal | None:
+    value = data.get(f.name)
+    if value is None:
+        return None
+    model_field = f.model_field
+    places = model_field.decimal_places
+    try:
+        amount = Decimal(str(value)).quantize(Decimal(1).scaleb(-places))
+        if not amount.is_finite() or abs(amount) >= 10 ** (model_field.max_digits - places):
+            raise InvalidOperation
+    except InvalidOperation:
+        check.fail(f"{path}.{f.name}", f"expected a decimal amount or null, got {_short(value)}")
+        return None
+    return amount
+
+
+def _json(check: _Checker, f: record.Field, data: dict, path: str) -> Any:
+    value = data.get(f.name)
+    if value is None:
+        return None
+    if not isinstance(value, dict | list):
+        check.fail(f"{path}.{f.name}", "expected an object or null")
+        return None
+    if _depth(value) > MAX_USAGE_DEPTH:
+        check.fail(f"{path}.{f.name}", f"nested more than {MAX_USAGE_DEPTH} levels deep")
+        return None
+    return without_nul(value)
+
+
+_CHECKS = {
+    Kind.TEXT: _text,
+    Kind.CHOICE: _choice,
+    Kind.INTEGER: _integer,
+    Kind.NUMBER: _number,
+    Kind.BOOLEAN: _boolean,
+    Kind.DATETIME: _datetime,
+    Kind.DECIMAL: _decimal,
+    Kind.JSON: _json,
+}
+
+
+def _feedback(check: _Checker, feedback: Any, path: str) -> dict | None:
+    if feedback is None:
+        return None
+    given = feedback.get("rating") if isinstance(feedback, dict) else None
+    rating = Feedback.Rating.from_word(given)
+    if rating is None:
+        check.fail(path, "expected null or {'rating': 'up'|'down', 'comment'}")
+        return None
+    return {"rating": rating, "comment": check.text(feedback, "comment", path)}
 
 
 def _document(check: _Checker, doc: Any, path: str) -> dict | None:

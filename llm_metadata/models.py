@@ -9,6 +9,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from .metrics import tokens_per_second
+
 
 class ConversationQuerySet(models.QuerySet["Conversation"]):
     def for_user(self, user: models.Model) -> ConversationQuerySet:
@@ -49,10 +51,19 @@ class Message(models.Model):
         ERROR = "error"
         CANCELLED = "cancelled"
 
+    class Source(models.TextChoices):
+        """Which way the message came in: the chat page, the API gateway, a comparison, a file."""
+
+        CHAT = "chat", "chat"
+        API = "api", "API"
+        COMPARE = "compare", "comparison"
+        IMPORT = "import", "import"
+
     conversation = models.ForeignKey(
         Conversation, on_delete=models.CASCADE, related_name="messages"
     )
     role = models.CharField(max_length=16, choices=Role.choices)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.CHAT)
     content = models.TextField(blank=True)
     model_name = models.CharField(max_length=200, blank=True)
     temperature = models.FloatField(null=True, blank=True)
@@ -90,13 +101,10 @@ class Message(models.Model):
 
     @property
     def tokens_per_second(self) -> float | None:
-        """Completion tokens over generation time (after the first token), when both are known."""
-        if not self.completion_tokens or not self.elapsed_time:
-            return None
-        generation = self.elapsed_time - (self.time_to_first_token or 0.0)
-        if generation <= 0:
-            generation = self.elapsed_time
-        return self.completion_tokens / generation
+        """Generation speed; see `metrics.tokens_per_second`."""
+        return tokens_per_second(
+            self.completion_tokens, self.elapsed_time, self.time_to_first_token
+        )
 
 
 class ModelProfile(models.Model):

@@ -155,7 +155,7 @@ async def test_it_streams_meta_deltas_then_done(alice: User, fake_openai) -> Non
     assert done["completion_tokens"] == answered.completion_tokens == 6
     assert done["prompt_tokens"] == answered.prompt_tokens
     assert done["time_to_first_token"] == answered.time_to_first_token
-    assert done["model"] == "fake-small" and done["finish_reason"] == "stop"
+    assert done["model_name"] == "fake-small" and done["finish_reason"] == "stop"
     assert f'id="message-{answered.pk}"' in done["html"]
     assert "The capital of France is Paris." in done["html"]
     assert answered.content == "The capital of France is Paris."

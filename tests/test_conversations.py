@@ -187,7 +187,8 @@ def test_it_shows_every_message_with_its_metadata_and_links(
     for expected in ("Be brief.", "notes.csv", "cancelled", "$0.000123", "0.500 s", "0.100 s"):
         assert expected in text
     assert "temperature 0.7 · top_k 40 · top_p 0.9 · max_tokens 600" in text
-    assert "prompt 12 · completion 5 · total 17" in text
+    for label, value in (("Prompt tokens", "12"), ("Total tokens", "17"), ("History cut", "yes")):
+        assert f'<dt class="col-sm-3">{label}</dt><dd class="col-sm-9">{value}</dd>' in text
     assert f'id="message-{answer.pk}"' in text
     assert f'href="/ask/?c={conversation.pk}"' in text
     assert f'href="/json-viewer/?conversation={conversation.pk}"' in text

@@ -14,7 +14,7 @@ from django.db import connections
 from django.test import Client
 from django.urls import reverse
 
-from llm_metadata import exports
+from llm_metadata import exports, record
 from llm_metadata.models import Conversation, Feedback, Message
 from tests.factories import make_conversation, make_turn
 
@@ -51,7 +51,8 @@ def test_it_exports_versioned_json_with_every_field(
     assert (conv["title"], conv["system_prompt"]) == ("Tides", "Be brief.")
     assert len(conv["messages"]) == 4
     first_answer = conv["messages"][1]
-    assert set(exports.MESSAGE_FIELDS) | {"id", "feedback"} == set(first_answer)
+    assert {f.name for f in record.FIELDS} == set(first_answer)
+    assert first_answer["tokens_per_second"] == pytest.approx(5 / 0.4)
     assert first_answer["cost"] == "0.00012000"
     assert first_answer["elapsed_time"] == 0.5
     assert conv["messages"][3]["feedback"] == {"rating": "down", "comment": "wrong"}
@@ -64,7 +65,9 @@ def test_it_exports_a_markdown_transcript(alice_client: Client, conversation: Co
     assert text.startswith("# Tides\n")
     assert "The **moon**." in text
     assert "model alpha · temperature 0.7" in text
-    assert "tokens 12 prompt + 5 completion = 17 · elapsed 0.500 s" in text
+    assert "prompt tokens 12 · completion tokens 5 · total tokens 17 · elapsed 0.500 s" in text
+    assert "tokens per second 12.5 · status ok · finish reason not reported" in text
+    assert "Feedback: thumbs down: wrong" in text
     assert "cost $0.00012000" in text
 
 

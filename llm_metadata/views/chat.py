@@ -26,7 +26,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from .. import selectors, services
+from .. import record, selectors, services
 from ..files import ACCEPT, LABEL
 from ..forms import ChatForm, initial_for, model_options
 from ..models import Conversation, Message
@@ -177,21 +177,8 @@ def _final_event(request: HttpRequest, answered: services.Answered) -> bytes:
 
 
 def _answer_meta(answer: Message) -> dict[str, Any]:
-    return {
-        "id": answer.pk,
-        "conversation_id": str(answer.conversation_id),
-        "status": answer.status,
-        "model": answer.model_name,
-        "prompt_tokens": answer.prompt_tokens,
-        "completion_tokens": answer.completion_tokens,
-        "total_tokens": answer.total_tokens,
-        "elapsed_time": answer.elapsed_time,
-        "time_to_first_token": answer.time_to_first_token,
-        "tokens_per_second": answer.tokens_per_second,
-        "finish_reason": answer.finish_reason,
-        "history_truncated": answer.history_truncated,
-        "cost": None if answer.cost is None else str(answer.cost),
-    }
+    """The answer's record fields that the stream carries (`record`, output "stream")."""
+    return {**record.values(answer, "stream"), "conversation_id": str(answer.conversation_id)}
 
 
 async def _events(request: HttpRequest, turn: services.Turn, meta: bytes) -> AsyncIterator[bytes]:

@@ -10,15 +10,12 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
-from .. import exports, imports
+from .. import downloads, exports, imports
 from ..models import Conversation
 from ..page_forms import ImportForm, MessageExportFilter
 from .data_owner import data_owner
 
-CONVERSATION_FORMATS = {
-    "json": ("application/json; charset=utf-8", exports.conversation_json),
-    "md": ("text/markdown; charset=utf-8", exports.conversation_markdown),
-}
+CONVERSATION_FORMATS = {"json": exports.conversation_json, "md": exports.conversation_markdown}
 STREAM_FORMATS = ("csv", "jsonl")
 
 
@@ -29,11 +26,10 @@ def conversation_export(request: HttpRequest, pk: UUID, fmt: str) -> HttpRespons
     name = f"conversation-{conversation.pk}.{fmt}"
     if fmt == "csv":
         batches = exports.iter_batches(conversation.messages.all())
-        return exports.streaming_response(request, exports.csv_chunks(batches), name)
+        return downloads.streaming_response(request, exports.csv_chunks(batches), name)
     if fmt not in CONVERSATION_FORMATS:
         raise Http404("Unknown export format.")
-    content_type, render = CONVERSATION_FORMATS[fmt]
-    return exports.attachment(HttpResponse(render(conversation), content_type=content_type), name)
+    return downloads.file_response(CONVERSATION_FORMATS[fmt](conversation), name)
 
 
 @login_required
@@ -53,7 +49,7 @@ def messages_export(request: HttpRequest, fmt: str) -> HttpResponse:
     )
     batches = exports.iter_batches(selected)
     chunks = exports.csv_chunks(batches) if fmt == "csv" else exports.jsonl_chunks(batches)
-    return exports.streaming_response(request, chunks, f"messages.{fmt}")
+    return downloads.streaming_response(request, chunks, f"messages.{fmt}")
 
 
 @login_required
