@@ -65,6 +65,7 @@ async def main(tokens: int, runs: int, delay_ms: float) -> int:
     import orjson
     from httpx_sse import aconnect_sse
 
+    from llm_metadata.catalog import endpoint
     from llm_metadata.llm import ChatRequest, ChatResult, astream_chat
     from llm_metadata.llm.openai import request_body
     from llm_metadata.llm.transport import aclose_clients, get_client
@@ -76,13 +77,15 @@ async def main(tokens: int, runs: int, delay_ms: float) -> int:
         top_k=40,
         top_p=0.9,
         max_tokens=tokens,
+        context_length=8192,
     )
+    target = endpoint()
     body = request_body(request)
-    client = get_client()
+    client = get_client(target)
 
     async def ours() -> int:
         chunks = 0
-        async for item in astream_chat(request):
+        async for item in astream_chat(target, request):
             if not isinstance(item, ChatResult):
                 chunks += 1
         return chunks

@@ -9,7 +9,7 @@ from django import forms
 from django.core.files.uploadedfile import UploadedFile
 
 from . import files
-from .llm import OfferedModel, offered_models
+from .catalog import OfferedModel, offered_models
 from .models import Message, ModelProfile
 
 QUESTION_MAX_CHARS = 100_000

@@ -19,7 +19,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import close_old_connections, transaction
 from django.utils import timezone
 
-from . import llm
+from . import catalog, llm
 from .forms import Attachment
 from .models import Conversation, Message, ModelProfile
 from .streaming import coalesce
@@ -51,10 +51,11 @@ class Ask:
 
 @dataclass
 class Turn:
-    """A question saved and the call to make for it."""
+    """A question saved and the call to make for it (at `endpoint`)."""
 
     conversation: Conversation
     question: Message
+    endpoint: llm.Endpoint
     request: llm.ChatRequest
     history_truncated: bool
     profile: ModelProfile
@@ -144,7 +145,7 @@ def start_turn(*, ask: Ask) -> Turn:
         )
     if attachment:
         files.append((attachment.name, attachment.text))
-    profile = llm.profile_for(ask.model)
+    profile = catalog.profile_for(ask.model)
     fitted = llm.fit_messages(
         system_prompt=conversation.system_prompt,
         history=history,
@@ -156,7 +157,7 @@ def start_turn(*, ask: Ask) -> Turn:
     request = llm.ChatRequest(
         model=ask.model, messages=fitted.messages, context_length=profile.context_length, **params
     )
-    return Turn(conversation, asked, request, fitted.truncated, profile)
+    return Turn(conversation, asked, catalog.endpoint(), request, fitted.truncated, profile)
 
 
 def save_answer(
@@ -218,7 +219,7 @@ def send_message(*, ask: Ask) -> tuple[Turn, Message]:
     """One whole turn for the plain form post: save, call (sync), save the answer or the error."""
     turn = start_turn(ask=ask)
     try:
-        result = llm.chat(turn.request)
+        result = llm.chat(turn.endpoint, turn.request)
     except llm.LLMError as exc:
         return turn, save_failure(turn=turn, exc=exc)
     return turn, save_answer(turn=turn, status=Message.Status.OK, text=result.text, result=result)
@@ -248,7 +249,7 @@ async def stream_answer(turn: Turn) -> AsyncIterator[str | Answered]:
     result: llm.ChatResult | None = None
     failure: llm.LLMError | None = None
     try:
-        async for item in coalesce(llm.astream_chat(turn.request)):
+        async for item in coalesce(llm.astream_chat(turn.endpoint, turn.request)):
             if isinstance(item, str):
                 if first is None:
                     first = perf_counter()

@@ -91,6 +91,17 @@ def test_it_stores_the_attachment_with_the_question(alice: User) -> None:
     assert "--- file: n.md ---\n# N" in turn.request.messages[-1]["content"]
 
 
+def test_it_hands_the_models_context_length_to_the_call(alice: User, fake_ollama) -> None:
+    ModelProfile.objects.create(name="fake-large", context_length=32768)
+    for model, context_length in [("fake-large", 32768), ("fake-small", 8192)]:
+        ask = services.Ask(
+            user=alice, conversation=None, question="Q", **{**PARAMS, "model": model}
+        )
+        turn, _ = services.send_message(ask=ask)
+        assert turn.request.context_length == context_length
+        assert fake_ollama.state.last["body"]["options"]["num_ctx"] == context_length
+
+
 def test_it_prices_an_answer_only_when_everything_is_known(alice: User) -> None:
     ModelProfile.objects.create(
         name="m", input_price_per_million="3", output_price_per_million="15"

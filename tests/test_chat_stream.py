@@ -211,7 +211,7 @@ async def test_it_keeps_the_text_before_a_stream_is_cut(alice: User, fake_openai
 async def test_it_ends_the_stream_with_a_message_when_something_breaks(
     alice: User, fake_openai, monkeypatch
 ) -> None:
-    async def broken(request: object) -> AsyncIterator[str]:
+    async def broken(endpoint: object, request: object) -> AsyncIterator[str]:
         yield "Half an"
         raise RuntimeError("a bug")
 

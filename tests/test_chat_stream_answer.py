@@ -48,7 +48,9 @@ def fake_llm(
     *items: str | llm.ChatResult | Exception,
     then_wait: bool = False,
 ) -> None:
-    async def astream_chat(request: llm.ChatRequest) -> AsyncIterator[str | llm.ChatResult]:
+    async def astream_chat(
+        endpoint: llm.Endpoint, request: llm.ChatRequest
+    ) -> AsyncIterator[str | llm.ChatResult]:
         for item in items:
             if isinstance(item, Exception):
                 raise item

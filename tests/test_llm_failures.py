@@ -7,7 +7,7 @@ import socket
 import httpx
 import pytest
 
-from llm_metadata.llm import ChatRequest, LLMError, achat, astream_chat, chat
+from llm_metadata.llm import ChatRequest, Endpoint, LLMError, achat, astream_chat, chat
 
 pytestmark = pytest.mark.usefixtures("llm_clients")
 
@@ -26,9 +26,9 @@ def ask(model: str = "fake-small") -> ChatRequest:
     )
 
 
-async def failure(request: ChatRequest | None = None) -> LLMError:
+async def failure(endpoint: Endpoint, request: ChatRequest | None = None) -> LLMError:
     with pytest.raises(LLMError) as caught:
-        await achat(request or ask())
+        await achat(endpoint, request or ask())
     return caught.value
 
 
@@ -43,40 +43,36 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-async def test_it_reports_connection_refused(fake, settings):
-    settings.API_URL = f"http://127.0.0.1:{free_port()}"
-    error = await failure()
+async def test_it_reports_connection_refused(fake):
+    error = await failure(fake.endpoint(url=f"http://127.0.0.1:{free_port()}"))
     assert "connection refused (is it running?)" in error.message
     assert error.message.startswith("Cannot connect to the endpoint at 127.0.0.1:")
     assert error.retryable is True
     assert error.partial.text == "" and error.partial.time_to_first_token is None
 
 
-async def test_it_reports_a_dns_failure(fake, settings, monkeypatch):
+async def test_it_reports_a_dns_failure(fake, monkeypatch):
     def no_such_host(host, *args, **kwargs):
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
     monkeypatch.setattr(socket, "getaddrinfo", no_such_host)
-    settings.API_URL = "http://llm.invalid:8080"
-    error = await failure()
+    error = await failure(fake.endpoint(url="http://llm.invalid:8080"))
     assert error.message == (
         "Cannot find the endpoint's host llm.invalid (DNS lookup failed); check API_URL."
     )
     assert error.retryable is False
 
 
-async def test_it_times_out_waiting_for_the_first_byte(fake, settings):
-    settings.API_TIMEOUT = 0.3
+async def test_it_times_out_waiting_for_the_first_byte(fake):
     fake.state.mode = "hang"
-    error = await failure()
+    error = await failure(fake.endpoint(timeout=0.3))
     assert error.message == "The endpoint did not answer within 0.3 s."
     assert error.retryable is True
 
 
-async def test_it_times_out_when_the_stream_stalls_and_keeps_the_text(fake, settings):
-    settings.API_TIMEOUT = 0.3
+async def test_it_times_out_when_the_stream_stalls_and_keeps_the_text(fake):
     fake.state.mode = "stall"
-    error = await failure()
+    error = await failure(fake.endpoint(timeout=0.3))
     assert error.message == (
         "The endpoint stopped sending for more than 0.3 s; the answer is cut off."
     )
@@ -86,37 +82,35 @@ async def test_it_times_out_when_the_stream_stalls_and_keeps_the_text(fake, sett
 
 
 @pytest.mark.parametrize("status", [401, 403])
-async def test_it_reports_a_refused_key(fake, settings, status):
-    settings.API_KEY = "sk-wrong"
+async def test_it_reports_a_refused_key(fake, status):
     fake.state.mode = "status"
     fake.state.status = status
-    error = await failure()
+    error = await failure(fake.endpoint(key="sk-wrong"))
     assert error.message == f"The endpoint refused the API key (HTTP {status})."
     assert error.retryable is False
 
 
 async def test_it_says_when_a_key_is_required_but_none_is_set(fake):
     fake.state.api_key = "sk-right"
-    error = await failure()
+    error = await failure(fake.endpoint())
     assert error.message == "The endpoint refused the API key (no API_KEY is set) (HTTP 401)."
 
 
-async def test_it_sends_the_key_that_the_endpoint_wants(fake, settings):
+async def test_it_sends_the_key_that_the_endpoint_wants(fake):
     fake.state.api_key = "sk-right"
-    settings.API_KEY = "sk-right"
-    result = await achat(ask())
+    result = await achat(fake.endpoint(key="sk-right"), ask())
     assert result.text == "The capital of France is Paris."
 
 
 async def test_it_reports_an_unknown_model(fake):
-    error = await failure(ask("no-such-model"))
+    error = await failure(fake.endpoint(), ask("no-such-model"))
     assert error.message == "Model no-such-model is not available at the endpoint."
     assert error.retryable is False
 
 
 async def test_it_retries_429_twice_then_reports_it(fake):
     fake.state.mode = "rate_limit"
-    error = await failure()
+    error = await failure(fake.endpoint())
     assert error.message == (
         "The endpoint is rate-limiting requests (HTTP 429) after 2 retries; try again in a moment."
     )
@@ -138,7 +132,7 @@ def test_it_backs_off_exponentially_or_as_the_endpoint_says(headers, attempt, de
 async def test_it_reports_server_errors(fake, status):
     fake.state.mode = "status"
     fake.state.status = status
-    error = await failure()
+    error = await failure(fake.endpoint())
     assert error.message == f"The endpoint failed (HTTP {status}: The server had an error.)."
     assert error.retryable is True
 
@@ -146,7 +140,7 @@ async def test_it_reports_server_errors(fake, status):
 async def test_it_reports_a_client_error_with_the_endpoints_words(fake):
     fake.state.mode = "status"
     fake.state.status = 400
-    error = await failure()
+    error = await failure(fake.endpoint())
     assert error.message == (
         "The endpoint rejected the request (HTTP 400: The server had an error.)."
     )
@@ -155,7 +149,7 @@ async def test_it_reports_a_client_error_with_the_endpoints_words(fake):
 
 async def test_it_reports_an_html_page_as_not_the_protocol(fake):
     fake.state.mode = "html"
-    error = await failure()
+    error = await failure(fake.endpoint())
     protocol = "OpenAI chat completions" if fake.state.kind == "openai" else "Ollama /api/chat"
     assert error.message == (
         f"The endpoint sent a text/html body, not the {protocol} protocol; "
@@ -166,14 +160,14 @@ async def test_it_reports_an_html_page_as_not_the_protocol(fake):
 
 async def test_it_reports_a_record_that_is_not_json_and_keeps_the_text(fake):
     fake.state.mode = "bad_json"
-    error = await failure()
+    error = await failure(fake.endpoint())
     assert "sent a malformed record, not the" in error.message
     assert error.partial.text == "The capital"
 
 
 async def test_it_reports_a_connection_cut_mid_answer_and_keeps_the_text(fake):
     fake.state.mode = "cut"
-    error = await failure()
+    error = await failure(fake.endpoint())
     assert error.message == (
         "The connection to the endpoint was lost before the answer was complete."
     )
@@ -184,7 +178,7 @@ async def test_it_reports_a_connection_cut_mid_answer_and_keeps_the_text(fake):
 
 async def test_it_reports_a_stream_that_ends_without_its_final_record(fake):
     fake.state.mode = "end_early"
-    error = await failure()
+    error = await failure(fake.endpoint())
     assert error.message == (
         "The endpoint's stream ended before its final record; the answer may be incomplete."
     )
@@ -193,7 +187,7 @@ async def test_it_reports_a_stream_that_ends_without_its_final_record(fake):
 
 async def test_it_reports_an_error_record_inside_the_stream(fake):
     fake.state.mode = "stream_error"
-    error = await failure()
+    error = await failure(fake.endpoint())
     assert error.message == "The endpoint reported an error: upstream model crashed."
     assert error.partial.text == "The capital"
 
@@ -202,14 +196,13 @@ async def test_it_yields_the_text_before_raising(fake):
     fake.state.mode = "cut"
     seen: list[str] = []
     with pytest.raises(LLMError):
-        async for item in astream_chat(ask()):
+        async for item in astream_chat(fake.endpoint(), ask()):
             seen.append(item)
     assert seen == ["The", " capital"]
 
 
-async def test_it_points_at_api_url_on_a_404_path(fake_openai, settings):
-    settings.API_URL = settings.API_URL.removesuffix("/v1")
-    error = await failure()
+async def test_it_points_at_api_url_on_a_404_path(fake_openai):
+    error = await failure(fake_openai.endpoint(url=fake_openai.url.removesuffix("/v1")))
     assert error.message == (
         "The endpoint has no /chat/completions (HTTP 404); check API_URL and API_KIND."
     )
@@ -218,7 +211,7 @@ async def test_it_points_at_api_url_on_a_404_path(fake_openai, settings):
 async def test_it_logs_failures_once_at_info(fake, llm_log):
     fake.state.mode = "cut"
     with llm_log.at_level("INFO", logger="llm_metadata"):
-        await failure()
+        await failure(fake.endpoint())
     lines = [r.getMessage() for r in llm_log.records if r.name.startswith("llm_metadata.llm")]
     assert len(lines) == 1
     assert "outcome=error" in lines[0] and "was lost" in lines[0]
@@ -227,4 +220,4 @@ async def test_it_logs_failures_once_at_info(fake, llm_log):
 def test_it_raises_the_same_error_to_sync_callers(fake):
     fake.state.mode = "html"
     with pytest.raises(LLMError, match="text/html"):
-        chat(ask())
+        chat(fake.endpoint(), ask())

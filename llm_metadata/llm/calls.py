@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from .endpoint import Endpoint
 from .errors import LLMError
 from .transport import map_exception
 from .types import ChatRequest, ChatResult
@@ -22,10 +23,11 @@ PROTOCOL_ERRORS = (ValueError, KeyError, TypeError, AttributeError, IndexError)
 class Call:
     """One call in flight; backends append text to `parts` and stamp `first` themselves."""
 
-    __slots__ = ("finished", "first", "kind", "parts", "request", "started")
+    __slots__ = ("endpoint", "finished", "first", "kind", "parts", "request", "started")
 
-    def __init__(self, kind: str, request: ChatRequest) -> None:
+    def __init__(self, kind: str, endpoint: Endpoint, request: ChatRequest) -> None:
         self.kind = kind
+        self.endpoint = endpoint
         self.request = request
         self.parts: list[str] = []
         self.started = perf_counter()
@@ -66,7 +68,7 @@ class Call:
         if isinstance(exc, LLMError):
             error = exc
         elif isinstance(exc, httpx.HTTPError):
-            error = map_exception(exc, during_answer=self.first is not None)
+            error = map_exception(self.endpoint, exc, during_answer=self.first is not None)
         elif isinstance(exc, PROTOCOL_ERRORS):
             error = protocol_error(self.kind, "a malformed record")
         else:

@@ -9,6 +9,7 @@ from time import perf_counter
 
 from .calls import Call
 from .context import file_text_chars
+from .endpoint import Endpoint
 from .types import ChatRequest, ChatResult
 
 KIND = "demo"
@@ -30,9 +31,9 @@ def reply_for(request: ChatRequest) -> str:
     )
 
 
-async def stream(request: ChatRequest) -> AsyncIterator[str | ChatResult]:
+async def stream(endpoint: Endpoint, request: ChatRequest) -> AsyncIterator[str | ChatResult]:
     """Streams the reply word by word; its tokens are those words, so it reports their count."""
-    call = Call(KIND, request)
+    call = Call(KIND, endpoint, request)
     pieces = _PIECES.findall(reply_for(request))
     sent = pieces[: request.max_tokens]
     try:

@@ -7,9 +7,9 @@ from time import perf_counter
 from typing import Any
 
 import orjson
-from asgiref.sync import sync_to_async
 
 from .calls import Call, ended_early, protocol_error
+from .endpoint import Endpoint
 from .errors import LLMError
 from .transport import open_stream, scrub
 from .types import ChatRequest, ChatResult
@@ -27,7 +27,7 @@ RAW_FIELDS = (
 )
 
 
-def request_body(request: ChatRequest, context_length: int) -> bytes:
+def request_body(request: ChatRequest) -> bytes:
     """`num_ctx` is set explicitly: Ollama's small default silently drops early messages."""
     return orjson.dumps(
         {
@@ -39,22 +39,21 @@ def request_body(request: ChatRequest, context_length: int) -> bytes:
                 "top_k": request.top_k,
                 "top_p": request.top_p,
                 "num_predict": request.max_tokens,
-                "num_ctx": context_length,
+                "num_ctx": request.context_length,
             },
         }
     )
 
 
-async def stream(request: ChatRequest) -> AsyncIterator[str | ChatResult]:
+async def stream(endpoint: Endpoint, request: ChatRequest) -> AsyncIterator[str | ChatResult]:
     """Text deltas as they arrive, then one ChatResult; every failure raised as LLMError."""
-    call = Call(KIND, request)
+    call = Call(KIND, endpoint, request)
     parts = call.parts
     loads = orjson.loads
     final: dict[str, Any] | None = None
     try:
-        context_length = request.context_length or await _context_length(request.model)
-        body = request_body(request, context_length)
-        async with open_stream("/api/chat", body, model=request.model) as response:
+        body = request_body(request)
+        async with open_stream(endpoint, "/api/chat", body, model=request.model) as response:
             ctype = response.headers.get("content-type", "")
             if not ctype.startswith(("application/x-ndjson", "application/json")):
                 raise protocol_error(KIND, f"a {ctype.split(';')[0] or 'untyped'} body")
@@ -69,7 +68,7 @@ async def stream(request: ChatRequest) -> AsyncIterator[str | ChatResult]:
                         continue
                     obj = loads(line)
                     if "error" in obj:
-                        raise stream_error(obj["error"])
+                        raise stream_error(endpoint, obj["error"])
                     message = obj.get("message")
                     if message:
                         content = message.get("content")
@@ -81,7 +80,7 @@ async def stream(request: ChatRequest) -> AsyncIterator[str | ChatResult]:
                     if obj.get("done"):
                         final = obj
             if tail.strip():
-                final = _last_line(loads(tail), final)
+                final = _last_line(endpoint, loads(tail), final)
         if final is None:
             raise ended_early()
         prompt, completion = final.get("prompt_eval_count"), final.get("eval_count")
@@ -97,23 +96,18 @@ async def stream(request: ChatRequest) -> AsyncIterator[str | ChatResult]:
         raise call.failed(exc)  # noqa: B904 (exc itself, or an LLMError chained to it)
 
 
-def _last_line(obj: dict[str, Any], final: dict[str, Any] | None) -> dict[str, Any] | None:
+def _last_line(
+    endpoint: Endpoint, obj: dict[str, Any], final: dict[str, Any] | None
+) -> dict[str, Any] | None:
     """A last line without its newline: an error, or the final record."""
     if "error" in obj:
-        raise stream_error(obj["error"])
+        raise stream_error(endpoint, obj["error"])
     return obj if obj.get("done") else final
 
 
-async def _context_length(model: str) -> int:
-    from .registry import profile_for
-
-    profile = await sync_to_async(profile_for)(model)
-    return profile.context_length
-
-
-def stream_error(error: Any) -> LLMError:
+def stream_error(endpoint: Endpoint, error: Any) -> LLMError:
     """An `{"error": "..."}` line inside a 200 answer."""
     return LLMError(
-        f"The endpoint reported an error: {scrub(str(error))[:300] or 'no details'}.",
+        f"The endpoint reported an error: {scrub(endpoint, str(error))[:300] or 'no details'}.",
         retryable=True,
     )

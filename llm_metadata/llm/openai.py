@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from .calls import Call, ended_early, protocol_error
+from .endpoint import Endpoint
 from .errors import LLMError
 from .transport import open_stream, scrub
 from .types import ChatRequest, ChatResult
@@ -37,9 +38,9 @@ def request_body(request: ChatRequest) -> bytes:
     )
 
 
-async def stream(request: ChatRequest) -> AsyncIterator[str | ChatResult]:
+async def stream(endpoint: Endpoint, request: ChatRequest) -> AsyncIterator[str | ChatResult]:
     """Text deltas as they arrive, then one ChatResult; every failure raised as LLMError."""
-    call = Call(KIND, request)
+    call = Call(KIND, endpoint, request)
     parts = call.parts
     loads = orjson.loads
     usage: dict[str, Any] | None = None
@@ -48,13 +49,15 @@ async def stream(request: ChatRequest) -> AsyncIterator[str | ChatResult]:
     done = False
     try:
         body = request_body(request)
-        async with open_stream("/chat/completions", body, model=request.model) as response:
+        async with open_stream(
+            endpoint, "/chat/completions", body, model=request.model
+        ) as response:
             ctype = response.headers.get("content-type", "")
             if ctype.startswith("application/json"):
                 # A server that ignored `stream: true` answers with one completion object.
                 data = loads(await response.aread())
                 if "error" in data:
-                    raise stream_error(data)
+                    raise stream_error(endpoint, data)
                 choice = data["choices"][0]
                 text = choice["message"].get("content") or ""
                 if text:
@@ -101,7 +104,7 @@ async def stream(request: ChatRequest) -> AsyncIterator[str | ChatResult]:
                     else:
                         obj = loads(data_bytes)
                         if event == b"error" or "error" in obj:
-                            raise stream_error(obj)
+                            raise stream_error(endpoint, obj)
                         choices = obj.get("choices")
                         if choices:
                             choice = choices[0]
@@ -142,11 +145,11 @@ def usage_fields(usage: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def stream_error(obj: Any) -> LLMError:
+def stream_error(endpoint: Endpoint, obj: Any) -> LLMError:
     """An `{"error": ...}` record (or `event: error`) inside a 200 answer."""
     error = obj.get("error", obj) if isinstance(obj, dict) else obj
     message = error.get("message", "") if isinstance(error, dict) else str(error)
     return LLMError(
-        f"The endpoint reported an error: {scrub(str(message))[:300] or 'no details'}.",
+        f"The endpoint reported an error: {scrub(endpoint, str(message))[:300] or 'no details'}.",
         retryable=True,
     )

@@ -8,10 +8,8 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class ChatRequest:
-    """One call: model, the fitted messages ({"role", "content"} dicts) and sampling parameters.
-
-    `context_length` is optional: when None the Ollama backend reads it from the model's profile.
-    """
+    """One call: model, the fitted messages ({"role", "content"} dicts), sampling parameters, and
+    the model's context length in tokens (sent to Ollama as `num_ctx`)."""
 
     model: str
     messages: list[dict[str, str]]
@@ -19,7 +17,7 @@ class ChatRequest:
     top_k: int
     top_p: float
     max_tokens: int
-    context_length: int | None = None
+    context_length: int
 
 
 @dataclass(slots=True)

@@ -12,10 +12,8 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from django.core.cache import cache
 
-from .server import FakeServer
+from .server import TEST_TIMEOUT, FakeServer
 from .state import FakeState
-
-TEST_TIMEOUT = 2.0
 
 
 @pytest.fixture(scope="session")

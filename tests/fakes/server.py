@@ -24,6 +24,7 @@ from . import protocols
 from .state import MODES, FakeState
 
 Scope = dict[str, Any]
+TEST_TIMEOUT = 2.0  # seconds: what tests give API_TIMEOUT, so that failures come quickly
 
 
 class FakeApp:
@@ -93,6 +94,13 @@ class FakeServer:
         """The API_URL to configure: with /v1 for openai, bare for ollama."""
         suffix = "/v1" if self.state.kind == "openai" else ""
         return f"http://127.0.0.1:{self.port}{suffix}"
+
+    def endpoint(self, **changes: Any) -> Any:
+        """This server as an `llm.Endpoint` (short timeout), with `changes` applied."""
+        from llm_metadata.llm import Endpoint
+
+        fields = {"url": self.url, "kind": self.state.kind, "timeout": TEST_TIMEOUT}
+        return Endpoint(**(fields | changes))
 
     def start(self) -> FakeServer:
         self.thread.start()

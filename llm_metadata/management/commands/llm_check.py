@@ -8,16 +8,14 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 
-from llm_metadata.llm import (
-    ChatRequest,
-    LLMError,
+from llm_metadata.catalog import (
     available_models,
-    chat,
     default_model,
-    endpoint_models,
+    endpoint,
     is_demo,
     profile_for,
 )
+from llm_metadata.llm import ChatRequest, LLMError, chat, list_models
 from llm_metadata.models import ModelProfile
 
 
@@ -37,6 +35,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         out = self.stdout.write
+        target = endpoint()
         if is_demo():
             out("Endpoint: none (API_URL is unset), so the offline demo model answers.")
             out("Set API_URL (and API_KIND, API_KEY where needed) to use a real model.")
@@ -45,7 +44,7 @@ class Command(BaseCommand):
             out(f"Kind: {settings.API_KIND}")
             out(f"API key: {'set' if settings.API_KEY else 'not set'}")
             try:
-                listed = endpoint_models()
+                listed = list_models(target)
                 out(f"Models at the endpoint: {', '.join(listed) or 'none listed'}")
             except LLMError as exc:
                 out(self.style.WARNING(f"Model list unavailable: {exc.message}"))
@@ -70,7 +69,7 @@ class Command(BaseCommand):
         )
         out(f"Calling {model} ...")
         try:
-            result = chat(request)
+            result = chat(target, request)
         except LLMError as exc:
             raise CommandError(f"The call failed: {exc.message}") from exc
         out(f"Reply: {result.text.strip()}")

@@ -1,4 +1,8 @@
-"""Which models are offered, and each one's profile (defaults, context length, prices)."""
+"""The model catalogue: the endpoint, the models offered, and each one's profile.
+
+The app side of the LLM package: it reads settings and the database (ModelProfile: display
+name, enabled, context length, defaults, prices) and hands `llm` plain values.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,12 @@ import hashlib
 import logging
 from dataclasses import dataclass
 
-import httpx
 from django.conf import settings
 from django.core.cache import cache
 
-from ..models import ModelProfile
-from . import demo
-from .errors import LLMError
-from .transport import endpoint_headers, map_exception, status_error_sync
+from . import llm
+from .llm import demo
+from .models import ModelProfile
 
 logger = logging.getLogger(__name__)
 
@@ -21,33 +23,21 @@ logger = logging.getLogger(__name__)
 FALLBACK_MODELS = ["llama3.3:70b-instruct-q8_0", "qwen3:32b-q8_0", "phi4-reasoning:14b-plus-fp16"]
 LIST_CACHE_SECONDS = 300
 LIST_FAILURE_CACHE_SECONDS = 30
-LIST_TIMEOUT = 5.0
+
+
+def endpoint() -> llm.Endpoint:
+    """The configured endpoint (API_URL, API_KIND, API_KEY, API_TIMEOUT), as a plain value."""
+    return llm.Endpoint(
+        url=settings.API_URL,
+        kind=settings.API_KIND,
+        key=settings.API_KEY,
+        timeout=settings.API_TIMEOUT,
+    )
 
 
 def is_demo() -> bool:
     """True when no endpoint is configured and the offline demo model answers."""
     return not settings.API_URL
-
-
-def endpoint_models() -> list[str]:
-    """The endpoint's own model list (`GET /models` or `GET /api/tags`), uncached; LLMError."""
-    path = "/api/tags" if settings.API_KIND == "ollama" else "/models"
-    url = settings.API_URL + path
-    try:
-        response = httpx.get(
-            url, headers=endpoint_headers(), timeout=min(settings.API_TIMEOUT, LIST_TIMEOUT)
-        )
-    except httpx.HTTPError as exc:
-        raise map_exception(exc) from exc
-    if response.status_code >= 400:
-        raise status_error_sync(response, model="")
-    try:
-        data = response.json()
-        if settings.API_KIND == "ollama":
-            return [str(item["name"]) for item in data["models"]]
-        return [str(item["id"]) for item in data["data"]]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise LLMError(f"The endpoint's model list at {url} is not in the expected form.") from exc
 
 
 def available_models() -> tuple[list[str], str]:
@@ -56,18 +46,17 @@ def available_models() -> tuple[list[str], str]:
         return [demo.NAME], "demo"
     if settings.API_MODELS:
         return list(settings.API_MODELS), "API_MODELS"
+    target = endpoint()
     key = (
         "llm-models:"
-        + hashlib.sha256(
-            f"{settings.API_KIND} {settings.API_URL} {settings.API_KEY}".encode()
-        ).hexdigest()
+        + hashlib.sha256(f"{target.kind} {target.url} {target.key}".encode()).hexdigest()
     )
     cached = cache.get(key)
     if cached is not None:
         return cached
     try:
-        names = endpoint_models()
-    except LLMError as exc:
+        names = llm.list_models(target)
+    except llm.LLMError as exc:
         logger.warning("llm model list unavailable, offering the fallback: %s", exc.message)
         found = (list(FALLBACK_MODELS), "fallback")
         cache.set(key, found, LIST_FAILURE_CACHE_SECONDS)
@@ -103,15 +92,10 @@ def offered_models() -> list[OfferedModel]:
     return offered
 
 
-def model_choices() -> list[tuple[str, str]]:
-    """(name, label) of the models offered."""
-    return [(model.name, model.label) for model in offered_models()]
-
-
 def default_model() -> str:
     """The first model offered (API_MODELS' order, or the endpoint's)."""
-    choices = model_choices()
-    return choices[0][0] if choices else available_models()[0][0]
+    offered = offered_models()
+    return offered[0].name if offered else available_models()[0][0]
 
 
 def profile_for(name: str) -> ModelProfile:

@@ -1,14 +1,24 @@
-"""Models offered: API_MODELS, else the endpoint's list (cached), else the seed's three."""
+"""The catalogue: models offered (API_MODELS, else the endpoint's list, else the seed's three)."""
 
 from __future__ import annotations
 
 import pytest
 
-from llm_metadata.llm import default_model, is_demo, model_choices, profile_for
-from llm_metadata.llm.registry import FALLBACK_MODELS, available_models, offered_models
+from llm_metadata.catalog import (
+    FALLBACK_MODELS,
+    available_models,
+    default_model,
+    is_demo,
+    offered_models,
+    profile_for,
+)
 from llm_metadata.models import ModelProfile
 
 pytestmark = pytest.mark.django_db
+
+
+def model_choices() -> list[tuple[str, str]]:
+    return [(model.name, model.label) for model in offered_models()]
 
 
 def test_it_offers_only_the_demo_model_without_an_endpoint(demo_endpoint):
