@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -21,8 +23,14 @@ logger = logging.getLogger(__name__)
 
 # The original app's three models, offered when neither API_MODELS nor the endpoint name any.
 FALLBACK_MODELS = ["llama3.3:70b-instruct-q8_0", "qwen3:32b-q8_0", "phi4-reasoning:14b-plus-fp16"]
-LIST_CACHE_SECONDS = 300
-LIST_FAILURE_CACHE_SECONDS = 30
+LIST_FRESH_SECONDS = 300  # an older list is served while a background refresh replaces it
+LIST_RETRY_SECONDS = 30  # after a failed refresh, the next one waits this long
+LIST_KEEP_SECONDS = 7 * 24 * 3600  # the last good list outlives any outage shorter than this
+FIRST_LIST_WAIT = 2.0  # seconds a request waits for the very first list before the fallback
+REFRESH_LOCK_SECONDS = 30  # a refresh that died without unlocking blocks others this long
+
+_refreshing = threading.Lock()  # one refresh at a time in this process
+_refresher: threading.Thread | None = None
 
 
 def endpoint() -> llm.Endpoint:
@@ -41,29 +49,80 @@ def is_demo() -> bool:
 
 
 def available_models() -> tuple[list[str], str]:
-    """(names, source): API_MODELS, else the endpoint's list (cached), else the fallback three."""
+    """(names, source): API_MODELS, else the endpoint's list, else the fallback three.
+
+    The endpoint's list comes from the cache and is refreshed off the request path: a list
+    older than LIST_FRESH_SECONDS is still served while a background thread fetches the next
+    one, and kept when that fails. With nothing cached yet (a fresh cache), the caller waits
+    up to FIRST_LIST_WAIT for the first fetch, and gets the fallback if it is not done by then.
+    """
     if is_demo():
         return [demo.NAME], "demo"
     if settings.API_MODELS:
         return list(settings.API_MODELS), "API_MODELS"
     target = endpoint()
-    key = (
-        "llm-models:"
-        + hashlib.sha256(f"{target.kind} {target.url} {target.key}".encode()).hexdigest()
+    key = _list_key(target)
+    entry = cache.get(key)
+    if entry is None or entry["fresh_until"] <= time.time():
+        refresher = _start_refresh(target, key)
+        if entry is None and refresher is not None:
+            refresher.join(FIRST_LIST_WAIT)
+            entry = cache.get(key)
+    if entry is None:
+        return list(FALLBACK_MODELS), "fallback"
+    return list(entry["names"]), entry["source"]
+
+
+def join_refresh(timeout: float | None = None) -> None:
+    """Wait for this process's model-list refresh, if one runs (for tests and commands)."""
+    if _refresher is not None:
+        _refresher.join(timeout)
+
+
+def _list_key(target: llm.Endpoint) -> str:
+    digest = hashlib.sha256(f"{target.kind} {target.url} {target.key}".encode()).hexdigest()
+    return f"llm-model-list:{digest}"
+
+
+def _start_refresh(target: llm.Endpoint, key: str) -> threading.Thread | None:
+    """Start fetching the list in a thread, unless a refresh already runs (here or elsewhere)."""
+    global _refresher
+    if not _refreshing.acquire(blocking=False):
+        return _refresher
+    # Processes sharing the cache (several workers, REDIS_URL) take turns too.
+    if not cache.add(f"{key}:refreshing", True, REFRESH_LOCK_SECONDS):
+        _refreshing.release()
+        return None
+    _refresher = threading.Thread(
+        target=_refresh, args=(target, key), name="llm-model-list", daemon=True
     )
-    cached = cache.get(key)
-    if cached is not None:
-        return cached
+    _refresher.start()
+    return _refresher
+
+
+def _refresh(target: llm.Endpoint, key: str) -> None:
+    """Fetch the list and cache it; on failure keep the last good one (or the fallback)."""
     try:
-        names = llm.list_models(target)
-    except llm.LLMError as exc:
-        logger.warning("llm model list unavailable, offering the fallback: %s", exc.message)
-        found = (list(FALLBACK_MODELS), "fallback")
-        cache.set(key, found, LIST_FAILURE_CACHE_SECONDS)
-        return found
-    found = (names, "endpoint") if names else (list(FALLBACK_MODELS), "fallback")
-    cache.set(key, found, LIST_CACHE_SECONDS)
-    return found
+        now = time.time()
+        try:
+            names = llm.list_models(target)
+        except llm.LLMError as exc:
+            previous = cache.get(key)
+            kept = previous["names"] if previous else FALLBACK_MODELS
+            source = previous["source"] if previous else "fallback"
+            logger.warning("llm model list unavailable, offering the %s list: %s", source, exc)
+            entry = {"names": kept, "source": source, "fresh_until": now + LIST_RETRY_SECONDS}
+        else:
+            entry = {
+                "names": names or FALLBACK_MODELS,
+                "source": "endpoint" if names else "fallback",
+                "fresh_until": now + LIST_FRESH_SECONDS,
+            }
+        cache.set(key, entry, LIST_KEEP_SECONDS)
+    finally:
+        cache.delete(f"{key}:refreshing")
+        cache.close()  # this thread's own cache connection (Redis), not the requests'
+        _refreshing.release()
 
 
 @dataclass(frozen=True)

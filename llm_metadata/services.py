@@ -20,7 +20,7 @@ from django.db import close_old_connections, transaction
 from django.utils import timezone
 
 from . import catalog, llm
-from .forms import Attachment
+from .files import Attachment
 from .models import Conversation, Message, ModelProfile
 from .streaming import coalesce
 from .text import without_nul

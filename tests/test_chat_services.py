@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from llm_metadata import llm, services
-from llm_metadata.forms import Attachment
+from llm_metadata.files import Attachment
 from llm_metadata.models import Conversation, Message, ModelProfile
 from tests.factories import make_conversation, make_turn
 

@@ -74,6 +74,8 @@ async def handle(
     if state.api_key and headers.get("authorization") != f"Bearer {state.api_key}":
         return await _error(state, 401, "Incorrect API key provided.", reply)
     if method == "GET" and path == ("/v1/models" if openai else "/api/tags"):
+        if state.list_delay:
+            await reply.wait(state.list_delay)
         if openai:
             data = {"object": "list", "data": [{"id": m, "object": "model"} for m in state.models]}
         else:

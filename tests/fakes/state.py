@@ -32,6 +32,7 @@ class FakeState:
     reply: str = "The capital of France is Paris."
     tokens: int | None = None  # when set: a reply of that many lorem tokens
     delay: float = 0.0  # seconds between streamed records
+    list_delay: float = 0.0  # seconds before the model list is answered
     status: int = 500
     rate_limits: int = 99
     usage: bool = True  # openai: send the usage chunk when stream_options asks for it
