@@ -30,14 +30,22 @@ def _fake_ollama_server() -> Iterator[FakeServer]:
     server.stop()
 
 
+def _settle() -> None:
+    """Let a model-list refresh still running finish, then forget every cached list."""
+    from llm_metadata.catalog import join_refresh
+
+    join_refresh(10)
+    cache.clear()
+
+
 def _use(server: FakeServer, settings) -> FakeServer:
+    _settle()
     server.state.reset()
     settings.API_URL = server.url
     settings.API_KIND = server.state.kind
     settings.API_KEY = ""
     settings.API_MODELS = []
     settings.API_TIMEOUT = TEST_TIMEOUT
-    cache.clear()
     return server
 
 
@@ -45,14 +53,14 @@ def _use(server: FakeServer, settings) -> FakeServer:
 def fake_openai(_fake_openai_server: FakeServer, settings) -> Iterator[FakeServer]:
     """The fake OpenAI-compatible server, configured as the endpoint."""
     yield _use(_fake_openai_server, settings)
-    cache.clear()
+    _settle()
 
 
 @pytest.fixture
 def fake_ollama(_fake_ollama_server: FakeServer, settings) -> Iterator[FakeServer]:
     """The fake Ollama server, configured as the endpoint."""
     yield _use(_fake_ollama_server, settings)
-    cache.clear()
+    _settle()
 
 
 @pytest.fixture
