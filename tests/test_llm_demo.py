@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from llm_metadata.llm import ChatRequest, ChatResult, Endpoint, astream_chat, chat, fit_messages
+from llm_metadata.llm import ChatRequest, Endpoint, achat, chat, fit_messages, stream_chat
 
 DEMO = Endpoint()  # no URL: the demo model
 
@@ -45,10 +45,11 @@ def test_it_says_what_it_is_and_what_it_received():
 
 async def test_it_streams_word_by_word_and_honours_max_tokens(demo_endpoint):
     question = [{"role": "user", "content": "q"}]
-    items = [item async for item in astream_chat(DEMO, ask(question, 5))]
-    *deltas, result = items
+    stream = stream_chat(DEMO, ask(question, 5))
+    deltas = [text async for text in stream]
+    result = await stream.aclose()
     assert len(deltas) == 5 and all(isinstance(d, str) for d in deltas)
-    assert isinstance(result, ChatResult)
+    assert result.status == "ok"
     assert result.text == "".join(deltas) == "This is the demo model: "
     assert result.completion_tokens == 5
     assert result.finish_reason == "length"
@@ -57,8 +58,6 @@ async def test_it_streams_word_by_word_and_honours_max_tokens(demo_endpoint):
 @pytest.mark.usefixtures("llm_clients")
 async def test_it_is_never_used_when_an_endpoint_is_set(fake_openai):
     fake_openai.state.models.append("qwen3:32b-q8_0")
-    result = None
-    async for item in astream_chat(fake_openai.endpoint(), ask([{"role": "user", "content": "q"}])):
-        result = item
-    assert "demo" not in result.text
+    result = await achat(fake_openai.endpoint(), ask([{"role": "user", "content": "q"}]))
+    assert result.status == "ok" and "demo" not in result.text
     assert len(fake_openai.state.requests) == 1

@@ -1,4 +1,4 @@
-"""Every failure becomes one LLMError with a clear message, a retryable flag and partial text."""
+"""Every failure ends the call as an error: a clear message, a retryable flag, the text before."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import socket
 import httpx
 import pytest
 
-from llm_metadata.llm import ChatRequest, Endpoint, LLMError, achat, astream_chat, chat
+from llm_metadata.llm import ChatRequest, ChatResult, Endpoint, achat, chat, stream_chat
 
 pytestmark = pytest.mark.usefixtures("llm_clients")
 
@@ -26,10 +26,10 @@ def ask(model: str = "fake-small") -> ChatRequest:
     )
 
 
-async def failure(endpoint: Endpoint, request: ChatRequest | None = None) -> LLMError:
-    with pytest.raises(LLMError) as caught:
-        await achat(endpoint, request or ask())
-    return caught.value
+async def failure(endpoint: Endpoint, request: ChatRequest | None = None) -> ChatResult:
+    result = await achat(endpoint, request or ask())
+    assert result.status == "error"
+    return result
 
 
 @pytest.fixture(params=KINDS)
@@ -44,11 +44,11 @@ def free_port() -> int:
 
 
 async def test_it_reports_connection_refused(fake):
-    error = await failure(fake.endpoint(url=f"http://127.0.0.1:{free_port()}"))
-    assert "connection refused (is it running?)" in error.message
-    assert error.message.startswith("Cannot connect to the endpoint at 127.0.0.1:")
-    assert error.retryable is True
-    assert error.partial.text == "" and error.partial.time_to_first_token is None
+    ended = await failure(fake.endpoint(url=f"http://127.0.0.1:{free_port()}"))
+    assert "connection refused (is it running?)" in ended.error
+    assert ended.error.startswith("Cannot connect to the endpoint at 127.0.0.1:")
+    assert ended.retryable is True
+    assert ended.text == "" and ended.time_to_first_token is None
 
 
 async def test_it_reports_a_dns_failure(fake, monkeypatch):
@@ -56,44 +56,44 @@ async def test_it_reports_a_dns_failure(fake, monkeypatch):
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
     monkeypatch.setattr(socket, "getaddrinfo", no_such_host)
-    error = await failure(fake.endpoint(url="http://llm.invalid:8080"))
-    assert error.message == (
+    ended = await failure(fake.endpoint(url="http://llm.invalid:8080"))
+    assert ended.error == (
         "Cannot find the endpoint's host llm.invalid (DNS lookup failed); check API_URL."
     )
-    assert error.retryable is False
+    assert ended.retryable is False
 
 
 async def test_it_times_out_waiting_for_the_first_byte(fake):
     fake.state.mode = "hang"
-    error = await failure(fake.endpoint(timeout=0.3))
-    assert error.message == "The endpoint did not answer within 0.3 s."
-    assert error.retryable is True
+    ended = await failure(fake.endpoint(timeout=0.3))
+    assert ended.error == "The endpoint did not answer within 0.3 s."
+    assert ended.retryable is True
 
 
 async def test_it_times_out_when_the_stream_stalls_and_keeps_the_text(fake):
     fake.state.mode = "stall"
-    error = await failure(fake.endpoint(timeout=0.3))
-    assert error.message == (
+    ended = await failure(fake.endpoint(timeout=0.3))
+    assert ended.error == (
         "The endpoint stopped sending for more than 0.3 s; the answer is cut off."
     )
-    assert error.retryable is True
-    assert error.partial.text == "The capital"
-    assert error.partial.time_to_first_token is not None
+    assert ended.retryable is True
+    assert ended.text == "The capital"
+    assert ended.time_to_first_token is not None
 
 
 @pytest.mark.parametrize("status", [401, 403])
 async def test_it_reports_a_refused_key(fake, status):
     fake.state.mode = "status"
     fake.state.status = status
-    error = await failure(fake.endpoint(key="sk-wrong"))
-    assert error.message == f"The endpoint refused the API key (HTTP {status})."
-    assert error.retryable is False
+    ended = await failure(fake.endpoint(key="sk-wrong"))
+    assert ended.error == f"The endpoint refused the API key (HTTP {status})."
+    assert ended.retryable is False
 
 
 async def test_it_says_when_a_key_is_required_but_none_is_set(fake):
     fake.state.api_key = "sk-right"
-    error = await failure(fake.endpoint())
-    assert error.message == "The endpoint refused the API key (no API_KEY is set) (HTTP 401)."
+    ended = await failure(fake.endpoint())
+    assert ended.error == "The endpoint refused the API key (no API_KEY is set) (HTTP 401)."
 
 
 async def test_it_sends_the_key_that_the_endpoint_wants(fake):
@@ -103,18 +103,18 @@ async def test_it_sends_the_key_that_the_endpoint_wants(fake):
 
 
 async def test_it_reports_an_unknown_model(fake):
-    error = await failure(fake.endpoint(), ask("no-such-model"))
-    assert error.message == "Model no-such-model is not available at the endpoint."
-    assert error.retryable is False
+    ended = await failure(fake.endpoint(), ask("no-such-model"))
+    assert ended.error == "Model no-such-model is not available at the endpoint."
+    assert ended.retryable is False
 
 
 async def test_it_retries_429_twice_then_reports_it(fake):
     fake.state.mode = "rate_limit"
-    error = await failure(fake.endpoint())
-    assert error.message == (
+    ended = await failure(fake.endpoint())
+    assert ended.error == (
         "The endpoint is rate-limiting requests (HTTP 429) after 2 retries; try again in a moment."
     )
-    assert error.retryable is True
+    assert ended.retryable is True
     assert len(fake.state.requests) == 3
 
 
@@ -132,78 +132,79 @@ def test_it_backs_off_exponentially_or_as_the_endpoint_says(headers, attempt, de
 async def test_it_reports_server_errors(fake, status):
     fake.state.mode = "status"
     fake.state.status = status
-    error = await failure(fake.endpoint())
-    assert error.message == f"The endpoint failed (HTTP {status}: The server had an error.)."
-    assert error.retryable is True
+    ended = await failure(fake.endpoint())
+    assert ended.error == f"The endpoint failed (HTTP {status}: The server had an error.)."
+    assert ended.retryable is True
 
 
 async def test_it_reports_a_client_error_with_the_endpoints_words(fake):
     fake.state.mode = "status"
     fake.state.status = 400
-    error = await failure(fake.endpoint())
-    assert error.message == (
+    ended = await failure(fake.endpoint())
+    assert ended.error == (
         "The endpoint rejected the request (HTTP 400: The server had an error.)."
     )
-    assert error.retryable is False
+    assert ended.retryable is False
 
 
 async def test_it_reports_an_html_page_as_not_the_protocol(fake):
     fake.state.mode = "html"
-    error = await failure(fake.endpoint())
+    ended = await failure(fake.endpoint())
     protocol = "OpenAI chat completions" if fake.state.kind == "openai" else "Ollama /api/chat"
-    assert error.message == (
+    assert ended.error == (
         f"The endpoint sent a text/html body, not the {protocol} protocol; "
         "check API_URL and API_KIND."
     )
-    assert error.retryable is False
+    assert ended.retryable is False
 
 
 async def test_it_reports_a_record_that_is_not_json_and_keeps_the_text(fake):
     fake.state.mode = "bad_json"
-    error = await failure(fake.endpoint())
-    assert "sent a malformed record, not the" in error.message
-    assert error.partial.text == "The capital"
+    ended = await failure(fake.endpoint())
+    assert "sent a malformed record, not the" in ended.error
+    assert ended.text == "The capital"
 
 
 async def test_it_reports_a_connection_cut_mid_answer_and_keeps_the_text(fake):
     fake.state.mode = "cut"
-    error = await failure(fake.endpoint())
-    assert error.message == (
+    ended = await failure(fake.endpoint())
+    assert ended.error == (
         "The connection to the endpoint was lost before the answer was complete."
     )
-    assert error.retryable is True
-    assert error.partial.text == "The capital"
-    assert error.partial.elapsed >= error.partial.time_to_first_token > 0
+    assert ended.retryable is True
+    assert ended.text == "The capital"
+    assert ended.elapsed >= ended.time_to_first_token > 0
 
 
 async def test_it_reports_a_stream_that_ends_without_its_final_record(fake):
     fake.state.mode = "end_early"
-    error = await failure(fake.endpoint())
-    assert error.message == (
+    ended = await failure(fake.endpoint())
+    assert ended.error == (
         "The endpoint's stream ended before its final record; the answer may be incomplete."
     )
-    assert error.partial.text == "The capital"
+    assert ended.text == "The capital"
 
 
 async def test_it_reports_an_error_record_inside_the_stream(fake):
     fake.state.mode = "stream_error"
-    error = await failure(fake.endpoint())
-    assert error.message == "The endpoint reported an error: upstream model crashed."
-    assert error.partial.text == "The capital"
+    ended = await failure(fake.endpoint())
+    assert ended.error == "The endpoint reported an error: upstream model crashed."
+    assert ended.text == "The capital"
 
 
-async def test_it_yields_the_text_before_raising(fake):
+async def test_it_yields_the_text_then_ends_quietly_as_an_error(fake):
     fake.state.mode = "cut"
-    seen: list[str] = []
-    with pytest.raises(LLMError):
-        async for item in astream_chat(fake.endpoint(), ask()):
-            seen.append(item)
+    stream = stream_chat(fake.endpoint(), ask())
+    seen = [text async for text in stream]
     assert seen == ["The", " capital"]
+    ended = await stream.aclose()
+    assert (ended.status, ended.text) == ("error", "The capital")
+    assert ended.error.startswith("The connection to the endpoint was lost")
 
 
 async def test_it_points_at_api_url_on_a_404_path(fake_openai):
-    error = await failure(fake_openai.endpoint(url=fake_openai.url.removesuffix("/v1")))
-    assert error.message == (
+    ended = await failure(fake_openai.endpoint(url=fake_openai.url.removesuffix("/v1")))
+    assert ended.error == (
         "The endpoint has no /chat/completions (HTTP 404); check API_URL and API_KIND."
     )
 
@@ -217,7 +218,7 @@ async def test_it_logs_failures_once_at_info(fake, llm_log):
     assert "outcome=error" in lines[0] and "was lost" in lines[0]
 
 
-def test_it_raises_the_same_error_to_sync_callers(fake):
+def test_it_gives_sync_callers_the_same_ending(fake):
     fake.state.mode = "html"
-    with pytest.raises(LLMError, match="text/html"):
-        chat(fake.endpoint(), ask())
+    ended = chat(fake.endpoint(), ask())
+    assert ended.status == "error" and "sent a text/html body" in ended.error

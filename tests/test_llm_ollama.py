@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from llm_metadata.llm import ChatRequest, ChatResult, achat, astream_chat, chat
+from llm_metadata.llm import ChatRequest, achat, chat, stream_chat
 
 pytestmark = pytest.mark.usefixtures("llm_clients")
 
@@ -37,10 +37,11 @@ async def test_it_sends_the_native_body_with_options_and_num_ctx(fake_ollama):
 
 
 async def test_it_streams_deltas_and_reads_counts_and_durations(fake_ollama):
-    items = [item async for item in astream_chat(fake_ollama.endpoint(), ask(context_length=4096))]
-    *deltas, result = items
+    stream = stream_chat(fake_ollama.endpoint(), ask(context_length=4096))
+    deltas = [text async for text in stream]
+    result = await stream.aclose()
     assert deltas == ["The", " capital", " of", " France", " is", " Paris."]
-    assert isinstance(result, ChatResult)
+    assert result.status == "ok"
     assert result.text == "The capital of France is Paris."
     prompt = len(MESSAGES[0]["content"]) // 4 + 4
     assert (result.prompt_tokens, result.completion_tokens, result.total_tokens) == (

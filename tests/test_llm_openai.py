@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from llm_metadata.llm import ChatRequest, ChatResult, Endpoint, achat, astream_chat, chat
+from llm_metadata.llm import ChatRequest, ChatResult, Endpoint, achat, chat, stream_chat
 
 pytestmark = pytest.mark.usefixtures("llm_clients")
 
@@ -23,10 +23,10 @@ def ask(model: str = "fake-small", **overrides) -> ChatRequest:
 
 
 async def collect(endpoint: Endpoint, request: ChatRequest) -> tuple[list[str], ChatResult]:
-    items = [item async for item in astream_chat(endpoint, request)]
-    assert all(isinstance(item, str) for item in items[:-1])
-    assert isinstance(items[-1], ChatResult)
-    return items[:-1], items[-1]
+    stream = stream_chat(endpoint, request)
+    deltas = [text async for text in stream]
+    assert all(isinstance(text, str) for text in deltas)
+    return deltas, await stream.aclose()
 
 
 async def test_it_sends_the_exact_body_and_headers(fake_openai):
@@ -56,6 +56,7 @@ async def test_it_sends_no_authorization_without_a_key(fake_openai):
 async def test_it_streams_deltas_then_the_final_record(fake_openai):
     deltas, result = await collect(fake_openai.endpoint(), ask())
     assert deltas == ["The", " capital", " of", " France", " is", " Paris."]
+    assert (result.status, result.error) == ("ok", "")
     assert result.text == "The capital of France is Paris."
     assert result.model == "fake-small"
     assert result.finish_reason == "stop"
@@ -116,9 +117,11 @@ async def test_it_reuses_one_pooled_connection(fake_openai):
 async def test_it_closes_the_upstream_request_when_the_consumer_stops(fake_openai):
     fake_openai.state.tokens = 1000
     fake_openai.state.delay = 0.01
-    stream = astream_chat(fake_openai.endpoint(), ask(max_tokens=1000))
-    assert isinstance(await anext(stream), str)
-    await stream.aclose()
+    stream = stream_chat(fake_openai.endpoint(), ask(max_tokens=1000))
+    assert isinstance(await anext(aiter(stream)), str)
+    ended = await stream.aclose()
+    assert (ended.status, ended.error) == ("cancelled", "")
+    assert ended.text and ended.time_to_first_token is not None
     for _ in range(200):  # the server notices the disconnect within a few event-loop turns
         if fake_openai.state.disconnects:
             break
@@ -130,9 +133,10 @@ async def test_it_closes_the_upstream_request_when_the_task_is_cancelled(fake_op
     fake_openai.state.tokens = 1000
     fake_openai.state.delay = 0.01
     started = asyncio.Event()
+    stream = stream_chat(fake_openai.endpoint(), ask(max_tokens=1000))
 
     async def consume() -> None:
-        async for _ in astream_chat(fake_openai.endpoint(), ask(max_tokens=1000)):
+        async for _ in stream:
             started.set()
 
     task = asyncio.create_task(consume())
@@ -140,6 +144,7 @@ async def test_it_closes_the_upstream_request_when_the_task_is_cancelled(fake_op
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+    assert (await stream.aclose()).status == "cancelled"
     for _ in range(200):
         if fake_openai.state.disconnects:
             break

@@ -7,12 +7,11 @@ from itertools import pairwise
 
 import httpx
 import orjson
-import pytest
 from httpx_sse import EventSource
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from llm_metadata.llm import ChatRequest, Endpoint, LLMError, achat, transport
+from llm_metadata.llm import ChatRequest, Endpoint, achat, transport
 
 EVENTS = (
     ": keep-alive comment\n\n"
@@ -93,7 +92,7 @@ def test_it_parses_any_split_and_line_ending_like_httpx_sse(monkeypatch, newline
     assert result.model == "m1"
 
 
-def test_it_raises_an_error_event(monkeypatch):
+def test_it_ends_on_an_error_event(monkeypatch):
     use_chunks(
         monkeypatch,
         [
@@ -101,10 +100,9 @@ def test_it_raises_an_error_event(monkeypatch):
             b'event: error\ndata: {"message":"boom"}\n\n',
         ],
     )
-    with pytest.raises(LLMError) as caught:
-        asyncio.run(achat(ENDPOINT, REQUEST))
-    assert caught.value.message == "The endpoint reported an error: boom."
-    assert caught.value.partial.text == "Hi"
+    ended = asyncio.run(achat(ENDPOINT, REQUEST))
+    assert (ended.status, ended.error) == ("error", "The endpoint reported an error: boom.")
+    assert ended.text == "Hi"
 
 
 def test_it_accepts_a_last_event_without_its_blank_line(monkeypatch):

@@ -4,19 +4,27 @@ It knows HTTP and nothing else: it takes plain values (an Endpoint, a ChatReques
 the model's context length) and returns plain results; it reads no settings and no database.
 The app's catalogue (`llm_metadata/catalog.py`) decides the endpoint, models and defaults.
 
-    async for item in astream_chat(endpoint, request):   # str deltas, then one ChatResult
-    result = await achat(endpoint, request)              # the same stream, collected
-    result = chat(endpoint, request)                     # sync callers
-    names = list_models(endpoint)                        # the endpoint's own list (blocking)
+    stream = stream_chat(endpoint, request)
+    async for text in stream: ...            # the answer's text deltas as they arrive
+    result = await stream.aclose()           # a ChatResult: how the call ended, whatever happened
+
+    result = await achat(endpoint, request)  # the same call, collected
+    result = chat(endpoint, request)         # for sync callers (a client of its own)
+    names = list_models(endpoint)            # the endpoint's model list (blocking); LLMError
+
+No call raises for a failure of the endpoint: the ChatResult says "ok", "error" (with a
+message fit for the user, and the text that came before) or "cancelled" (closed early, or its
+task cancelled; the upstream request is closed too). Endpoint.timeout bounds every wait for
+bytes, Endpoint.max_duration the whole answer. One INFO log line per call; prompts and answers
+only at DEBUG; the key never.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 from asgiref.sync import async_to_sync
 
 from . import demo, ollama, openai
+from .calls import Call, ChatStream
 from .context import FittedMessages, estimate_tokens, fit_messages
 from .endpoint import Endpoint
 from .errors import LLMError
@@ -27,40 +35,33 @@ from .types import ChatRequest, ChatResult
 __all__ = [
     "ChatRequest",
     "ChatResult",
+    "ChatStream",
     "Endpoint",
     "FittedMessages",
     "LLMError",
     "achat",
     "aclose_clients",
-    "astream_chat",
     "chat",
     "estimate_tokens",
     "fit_messages",
     "list_models",
+    "stream_chat",
 ]
 
 
-def astream_chat(endpoint: Endpoint, request: ChatRequest) -> AsyncIterator[str | ChatResult]:
-    """Text deltas as they arrive, then exactly one ChatResult; failures raise LLMError.
-
-    Closing the iterator (aclose, or cancelling the task) closes the upstream request.
-    """
-    if endpoint.is_demo:
-        return demo.stream(endpoint, request)
-    if endpoint.kind == "ollama":
-        return ollama.stream(endpoint, request)
-    return openai.stream(endpoint, request)
+def stream_chat(endpoint: Endpoint, request: ChatRequest) -> ChatStream:
+    """Start a call: its text deltas as they arrive, then (aclose) how it ended."""
+    backend = demo if endpoint.is_demo else ollama if endpoint.kind == "ollama" else openai
+    call = Call(backend.KIND, endpoint, request)
+    return ChatStream(call, backend.stream(call))
 
 
 async def achat(endpoint: Endpoint, request: ChatRequest) -> ChatResult:
-    """The whole answer as one ChatResult (the same streamed call, collected)."""
-    result = None
-    async for item in astream_chat(endpoint, request):
-        if isinstance(item, ChatResult):
-            result = item
-    if result is None:  # pragma: no cover - every backend yields a result or raises
-        raise LLMError("The call ended without a result.", retryable=True)
-    return result
+    """The whole call as one ChatResult."""
+    stream = stream_chat(endpoint, request)
+    async for _ in stream:
+        pass
+    return await stream.aclose()
 
 
 def chat(endpoint: Endpoint, request: ChatRequest) -> ChatResult:

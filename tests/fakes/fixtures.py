@@ -91,3 +91,19 @@ def llm_log(caplog) -> Iterator[pytest.LogCaptureFixture]:
     logger.addHandler(caplog.handler)
     yield caplog
     logger.removeHandler(caplog.handler)
+
+
+@pytest.fixture
+def broken_reader(monkeypatch) -> None:
+    """A bug in the OpenAI backend: reading its second token raises RuntimeError."""
+    from llm_metadata.llm import openai
+
+    read = openai._Answer.read
+
+    def broken(self: openai._Answer, event: bytes, data: bytes) -> str | None:
+        text = read(self, event, data)
+        if text == " capital":
+            raise RuntimeError("a bug")
+        return text
+
+    monkeypatch.setattr(openai._Answer, "read", broken)

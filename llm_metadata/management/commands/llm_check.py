@@ -68,10 +68,9 @@ class Command(BaseCommand):
             context_length=profile.context_length,
         )
         out(f"Calling {model} ...")
-        try:
-            result = chat(target, request)
-        except LLMError as exc:
-            raise CommandError(f"The call failed: {exc.message}") from exc
+        result = chat(target, request)
+        if result.error:
+            raise CommandError(f"The call failed: {result.error}")
         out(f"Reply: {result.text.strip()}")
         out(
             f"Tokens: prompt {_count(result.prompt_tokens)}, "
