@@ -34,12 +34,13 @@ _refresher: threading.Thread | None = None
 
 
 def endpoint() -> llm.Endpoint:
-    """The configured endpoint (API_URL, API_KIND, API_KEY, API_TIMEOUT), as a plain value."""
+    """The configured endpoint as a plain value: the one place the API_* settings are read."""
     return llm.Endpoint(
         url=settings.API_URL,
         kind=settings.API_KIND,
         key=settings.API_KEY,
         timeout=settings.API_TIMEOUT,
+        max_duration=settings.API_MAX_DURATION,
     )
 
 

@@ -267,7 +267,8 @@ API_URL = env_url("API_URL")
 API_KEY = env_str("API_KEY")
 API_KIND = env_choice("API_KIND", "openai", ("openai", "ollama"))
 API_MODELS = env_list("API_MODELS")
-API_TIMEOUT = env_float("API_TIMEOUT", 120.0)
+API_TIMEOUT = env_float("API_TIMEOUT", 120.0)  # per read: the first byte, each stall after it
+API_MAX_DURATION = env_float("API_MAX_DURATION", 600.0)  # one whole answer
 
 # --- Files ------------------------------------------------------------------------------------
 

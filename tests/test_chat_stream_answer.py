@@ -117,3 +117,14 @@ async def test_it_stores_the_text_so_far_when_cancelled(alice: User, fake_openai
             break
         await asyncio.sleep(0.02)
     assert fake_openai.state.disconnects == 1
+
+
+async def test_it_stores_an_answer_cut_at_api_max_duration(alice: User, fake_openai, settings):
+    settings.API_MAX_DURATION = 0.5
+    fake_openai.state.mode, fake_openai.state.delay = "keepalive", 0.05
+    text, answered = await collect(await start(alice))
+    assert text == "The capital"
+    assert answered.error == "The answer took longer than 0.5 s (API_MAX_DURATION); it is cut off."
+    answer = await stored()
+    assert (answer.status, answer.content, answer.error) == ("error", text, answered.error)
+    assert 0.5 < answer.elapsed_time < 1.5

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 
 import httpx
@@ -222,3 +223,32 @@ def test_it_gives_sync_callers_the_same_ending(fake):
     fake.state.mode = "html"
     ended = chat(fake.endpoint(), ask())
     assert ended.status == "error" and "sent a text/html body" in ended.error
+
+
+async def test_it_cuts_a_trickling_answer_at_the_deadline_and_keeps_the_text(fake):
+    fake.state.tokens, fake.state.delay = 1000, 0.05  # a token every 50 ms, for 50 s
+    ended = await failure(fake.endpoint(max_duration=0.6))
+    assert ended.error == "The answer took longer than 0.6 s (API_MAX_DURATION); it is cut off."
+    assert ended.retryable is True
+    assert ended.text.startswith(" lorem ipsum") and len(ended.text.split()) < 20
+    assert 0.6 < ended.elapsed < 1.5
+
+
+async def test_it_cuts_a_stream_of_keep_alives_at_the_deadline(fake):
+    fake.state.mode, fake.state.delay = "keepalive", 0.05  # well within API_TIMEOUT (2 s)
+    ended = await failure(fake.endpoint(max_duration=0.6))
+    assert ended.error == "The answer took longer than 0.6 s (API_MAX_DURATION); it is cut off."
+    assert ended.text == "The capital"
+    assert 0.6 < ended.elapsed < 1.5
+    for _ in range(100):  # and the upstream request is closed
+        if fake.state.disconnects:
+            break
+        await asyncio.sleep(0.02)
+    assert fake.state.disconnects == 1
+
+
+async def test_it_never_waits_for_a_first_byte_past_the_deadline(fake):
+    fake.state.mode = "hang"
+    ended = await failure(fake.endpoint(timeout=30, max_duration=0.4))
+    assert ended.error == "The endpoint did not answer within 0.4 s."
+    assert ended.elapsed < 1.5

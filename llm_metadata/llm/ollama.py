@@ -52,7 +52,9 @@ async def stream(call: Call) -> AsyncGenerator[str, None]:
     final: dict[str, Any] | None = None
     try:
         body = request_body(call.request)
-        async with open_stream(call.endpoint, PATH, body, model=call.request.model) as response:
+        async with open_stream(
+            call.endpoint, PATH, body, model=call.request.model, deadline=call.deadline
+        ) as response:
             if media_type(response) not in MEDIA_TYPES:
                 raise protocol_error(KIND, f"a {media_type(response) or 'untyped'} body")
             async for line in read_lines(response.aiter_bytes(), call.deadline):

@@ -44,7 +44,9 @@ async def stream(call: Call) -> AsyncGenerator[str, None]:
     answer = _Answer(call.endpoint)
     try:
         body = request_body(call.request)
-        async with open_stream(call.endpoint, PATH, body, model=call.request.model) as response:
+        async with open_stream(
+            call.endpoint, PATH, body, model=call.request.model, deadline=call.deadline
+        ) as response:
             async for event, data in _events(call, response):
                 text = answer.read(event, data)
                 if text:

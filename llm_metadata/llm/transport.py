@@ -15,6 +15,7 @@ import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
+from time import perf_counter
 from urllib.parse import urlsplit
 from weakref import WeakKeyDictionary
 
@@ -56,8 +57,9 @@ def endpoint_headers(endpoint: Endpoint) -> dict[str, str]:
 
 
 def timeout(endpoint: Endpoint) -> httpx.Timeout:
-    """`endpoint.timeout` bounds the wait for the first byte and every stall between chunks."""
-    seconds = endpoint.timeout
+    """`endpoint.timeout` bounds the wait for the first byte and every stall between chunks
+    (and no wait is longer than the whole answer may take)."""
+    seconds = min(endpoint.timeout, endpoint.max_duration)
     return httpx.Timeout(seconds, connect=min(seconds, CONNECT_TIMEOUT))
 
 
@@ -109,9 +111,12 @@ async def private_clients() -> AsyncIterator[None]:
 
 @asynccontextmanager
 async def open_stream(
-    endpoint: Endpoint, path: str, body: bytes, *, model: str
+    endpoint: Endpoint, path: str, body: bytes, *, model: str, deadline: float
 ) -> AsyncIterator[httpx.Response]:
-    """POST `body` to the endpoint and hand over a 2xx streaming response (429 retried twice)."""
+    """POST `body` to the endpoint and hand over a 2xx streaming response.
+
+    HTTP 429 is retried twice, unless waiting would pass `deadline` (a perf_counter time).
+    """
     client = get_client(endpoint)
     headers = {"Content-Type": "application/json"}
     attempt = 0
@@ -125,6 +130,8 @@ async def open_stream(
         if response.status_code != 429 or attempt >= MAX_RETRIES:
             break
         delay = retry_delay(response, attempt)
+        if perf_counter() + delay > deadline:
+            break
         await response.aclose()
         logger.debug("llm endpoint answered 429; retry %d in %.2fs", attempt + 1, delay)
         await asyncio.sleep(delay)
@@ -203,7 +210,7 @@ def scrub(endpoint: Endpoint, text: str) -> str:
 def map_exception(endpoint: Endpoint, exc: Exception, *, during_answer: bool = False) -> LLMError:
     """The LLMError for a transport failure (refused, DNS, timeout, cut connection)."""
     where = endpoint.where
-    seconds = f"{endpoint.timeout:g}"
+    seconds = f"{min(endpoint.timeout, endpoint.max_duration):g}"
     if isinstance(exc, httpx.ConnectTimeout):
         return LLMError(f"Cannot connect to the endpoint at {where}: timed out.", retryable=True)
     if isinstance(exc, httpx.PoolTimeout):

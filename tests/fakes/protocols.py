@@ -16,6 +16,7 @@ NDJSON = b"application/x-ndjson"
 JSON = b"application/json"
 HTML_PAGE = b"<!doctype html><html><body><h1>Welcome to nginx!</h1></body></html>"
 FOREVER = 3600.0
+KEEPALIVE = {"openai": b": keep-alive\n\n", "ollama": b"\n"}
 
 
 class Cut(Exception):
@@ -144,6 +145,9 @@ async def _failure_after_two(state: FakeState, reply: Reply, error_record: bytes
     if state.mode == "stall":
         await reply.wait(FOREVER)
         return True
+    if state.mode == "keepalive":
+        while True:  # until the client goes away (ClientGone)
+            await reply.chunk(KEEPALIVE[state.kind], state.delay or 0.1)
     if state.mode == "bad_json":
         await reply.chunk(b"data: {not json\n\n" if state.kind == "openai" else b"{not json\n")
         await reply.end()
