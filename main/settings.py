@@ -325,7 +325,21 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # No log line carries the endpoint's credentials (API_KEY, or any in API_URL).
+    "filters": {
+        "credentials": {
+            "()": "llm_metadata.llm.redact.CredentialsFilter",
+            "url": API_URL,
+            "key": API_KEY,
+        }
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["credentials"],
+        }
+    },
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {"llm_metadata": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False}},
 }

@@ -85,7 +85,7 @@ class Call:
             return self._end(self._record(CANCELLED))
         error = self._error_for(exc)
         result = self._record(ERROR)
-        result.error = error.message
+        result.error = self.endpoint.redact(error.message)  # what leaves the package: no secret
         result.retryable = error.retryable
         return self._end(result)
 

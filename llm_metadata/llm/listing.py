@@ -13,14 +13,24 @@ LIST_TIMEOUT = 5.0  # seconds; a list is small, and a slow one should not hold i
 
 def list_models(endpoint: Endpoint) -> list[str]:
     """The model names the endpoint lists, in its order (a blocking call); LLMError on failure."""
+    try:
+        return _list_models(endpoint)
+    except LLMError as exc:  # its message may name what the endpoint said: no credentials
+        raise LLMError(endpoint.redact(exc.message), retryable=exc.retryable) from exc
+
+
+def _list_models(endpoint: Endpoint) -> list[str]:
     path = "/api/tags" if endpoint.kind == "ollama" else "/models"
     try:
         with httpx.Client(
+            base_url=endpoint.base_url,
+            auth=endpoint.auth,
+            params=endpoint.params,
             headers=endpoint_headers(endpoint),
             timeout=min(endpoint.timeout, LIST_TIMEOUT),
             verify=ssl_context(),
         ) as client:
-            response = client.get(endpoint.url + path)
+            response = client.get(path)
     except httpx.HTTPError as exc:
         raise map_exception(endpoint, exc) from exc
     if response.status_code >= 400:

@@ -11,7 +11,7 @@ from .calls import Call, ended_early, media_type, protocol_error
 from .endpoint import Endpoint
 from .errors import LLMError
 from .lines import read_lines
-from .transport import open_stream, scrub
+from .transport import open_stream
 from .types import CANCELLED, ChatRequest
 
 KIND = "ollama"
@@ -100,6 +100,6 @@ def _ending(final: dict[str, Any] | None) -> dict[str, Any]:
 def stream_error(endpoint: Endpoint, error: Any) -> LLMError:
     """An `{"error": "..."}` line inside a 200 answer."""
     return LLMError(
-        f"The endpoint reported an error: {scrub(endpoint, str(error))[:300] or 'no details'}.",
+        f"The endpoint reported an error: {endpoint.redact(str(error))[:300] or 'no details'}.",
         retryable=True,
     )

@@ -16,7 +16,7 @@ from .calls import Call, ended_early, media_type, protocol_error
 from .endpoint import Endpoint
 from .errors import LLMError
 from .lines import sse_events
-from .transport import open_stream, scrub
+from .transport import open_stream
 from .types import CANCELLED, ChatRequest
 
 KIND = "openai"
@@ -129,6 +129,6 @@ def stream_error(endpoint: Endpoint, obj: Any) -> LLMError:
     error = obj.get("error", obj) if isinstance(obj, dict) else obj
     message = error.get("message", "") if isinstance(error, dict) else str(error)
     return LLMError(
-        f"The endpoint reported an error: {scrub(endpoint, str(message))[:300] or 'no details'}.",
+        f"The endpoint reported an error: {endpoint.redact(str(message))[:300] or 'no details'}.",
         retryable=True,
     )

@@ -80,7 +80,9 @@ def get_client(endpoint: Endpoint) -> httpx.AsyncClient:
     client = pool.get(endpoint)
     if client is None or client.is_closed:
         client = pool[endpoint] = httpx.AsyncClient(
-            base_url=endpoint.url,
+            base_url=endpoint.base_url,
+            auth=endpoint.auth,
+            params=endpoint.params,
             headers=endpoint_headers(endpoint),
             timeout=timeout(endpoint),
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
@@ -199,12 +201,7 @@ def error_detail(endpoint: Endpoint, raw: bytes) -> tuple[str, str]:
         message, code = error.get("message") or "", error.get("code") or ""
     else:
         message, code = error or "", ""
-    return scrub(endpoint, str(message))[:300], str(code)
-
-
-def scrub(endpoint: Endpoint, text: str) -> str:
-    """Remove the API key from text the endpoint sent back, should it echo it."""
-    return text.replace(endpoint.key, "***") if endpoint.key else text
+    return endpoint.redact(str(message))[:300], str(code)
 
 
 def map_exception(endpoint: Endpoint, exc: Exception, *, during_answer: bool = False) -> LLMError:
@@ -225,7 +222,7 @@ def map_exception(endpoint: Endpoint, exc: Exception, *, during_answer: bool = F
     if isinstance(exc, httpx.ConnectError):
         if _is_dns_failure(exc):
             return LLMError(
-                f"Cannot find the endpoint's host {urlsplit(endpoint.url).hostname} "
+                f"Cannot find the endpoint's host {urlsplit(endpoint.base_url).hostname} "
                 "(DNS lookup failed); check API_URL."
             )
         if _in_chain(exc, ConnectionRefusedError) or "refused" in str(exc).lower():

@@ -48,7 +48,13 @@ class FakeApp:
         except orjson.JSONDecodeError:
             body = raw.decode("utf-8", "replace")
         self.state.requests.append(
-            {"method": scope["method"], "path": scope["path"], "headers": headers, "body": body}
+            {
+                "method": scope["method"],
+                "path": scope["path"],
+                "query": scope["query_string"].decode("latin-1"),
+                "headers": headers,
+                "body": body,
+            }
         )
         gone = asyncio.Event()
         watcher = asyncio.create_task(_watch_disconnect(receive, gone))

@@ -58,6 +58,6 @@ class FakeState:
 
     @property
     def last(self) -> dict[str, Any]:
-        """The last chat request received: {"method", "path", "headers", "body"}."""
+        """The last chat request received: {"method", "path", "query", "headers", "body"}."""
         chats = [r for r in self.requests if r["path"].endswith(("/chat/completions", "/api/chat"))]
         return chats[-1]

@@ -40,7 +40,7 @@ class Command(BaseCommand):
             out("Endpoint: none (API_URL is unset), so the offline demo model answers.")
             out("Set API_URL (and API_KIND, API_KEY where needed) to use a real model.")
         else:
-            out(f"Endpoint: {settings.API_URL}")
+            out(f"Endpoint: {target.display_url}")
             out(f"Kind: {settings.API_KIND}")
             out(f"API key: {'set' if settings.API_KEY else 'not set'}")
             try:
