@@ -4,17 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 
-from llm_metadata.catalog import (
-    available_models,
-    default_model,
-    endpoint,
-    is_demo,
-    profile_for,
-)
+from llm_metadata.catalog import available_models, default_model, endpoint, profile_for
 from llm_metadata.llm import ChatRequest, LLMError, chat, list_models
 from llm_metadata.models import ModelProfile
 
@@ -36,13 +29,13 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         out = self.stdout.write
         target = endpoint()
-        if is_demo():
+        if target.is_demo:
             out("Endpoint: none (API_URL is unset), so the offline demo model answers.")
             out("Set API_URL (and API_KIND, API_KEY where needed) to use a real model.")
         else:
             out(f"Endpoint: {target.display_url}")
-            out(f"Kind: {settings.API_KIND}")
-            out(f"API key: {'set' if settings.API_KEY else 'not set'}")
+            out(f"Kind: {target.kind}")
+            out(f"API key: {'set' if target.key else 'not set'}")
             try:
                 listed = list_models(target)
                 out(f"Models at the endpoint: {', '.join(listed) or 'none listed'}")
