@@ -2,7 +2,7 @@
 
 Starts the fake OpenAI server in a subprocess (its CPU is not counted) and streams N-token
 replies, paced (one chunk per read, as real tokens arrive) and in bulk, through (1) the app's
-path `llm_metadata.llm.astream_chat` (inlined SSE parser + orjson), (2) httpx-sse + orjson doing
+path `llm_metadata.llm.stream_chat` (its own SSE parser + orjson), (2) httpx-sse + orjson doing
 the same work and (3) bare httpx reading the bytes; prints the client's CPU µs per chunk (best
 of the runs). Exits 1 if (1) costs more than (2) in either run.
 
@@ -65,7 +65,8 @@ async def main(tokens: int, runs: int, delay_ms: float) -> int:
     import orjson
     from httpx_sse import aconnect_sse
 
-    from llm_metadata.llm import ChatRequest, ChatResult, astream_chat
+    from llm_metadata.catalog import endpoint
+    from llm_metadata.llm import ChatRequest, stream_chat
     from llm_metadata.llm.openai import request_body
     from llm_metadata.llm.transport import aclose_clients, get_client
 
@@ -76,15 +77,18 @@ async def main(tokens: int, runs: int, delay_ms: float) -> int:
         top_k=40,
         top_p=0.9,
         max_tokens=tokens,
+        context_length=8192,
     )
+    target = endpoint()
     body = request_body(request)
-    client = get_client()
+    client = get_client(target)
 
     async def ours() -> int:
         chunks = 0
-        async for item in astream_chat(request):
-            if not isinstance(item, ChatResult):
-                chunks += 1
+        stream = stream_chat(target, request)
+        async for _ in stream:
+            chunks += 1
+        assert (await stream.aclose()).status == "ok"
         return chunks
 
     async def with_httpx_sse() -> int:
@@ -118,7 +122,7 @@ async def main(tokens: int, runs: int, delay_ms: float) -> int:
         control = os.environ["API_URL"].removesuffix("/v1") + "/_fake/config"
         await client.post(control, content=orjson.dumps({"delay": delay}))
         results = {
-            "app path (inlined SSE parser + orjson)": await measure(ours, runs),
+            "app path (own SSE parser + orjson)": await measure(ours, runs),
             "httpx-sse + orjson (baseline)": await measure(with_httpx_sse, runs),
             "httpx bytes, no parsing (floor)": await measure(bytes_only, runs),
         }

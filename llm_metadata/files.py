@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from dataclasses import dataclass
 from pathlib import PurePath
 
 from django.conf import settings
@@ -24,6 +25,15 @@ ZIP_MAGIC = b"PK\x03\x04"
 PDF_MAGIC = b"%PDF-"
 # A .docx inflating past this many times the upload limit is refused (a zip bomb, not a letter).
 MAX_INFLATION = 10
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """An uploaded file that passed the checks, with its text."""
+
+    upload: UploadedFile
+    name: str
+    text: str
 
 
 class FileRejected(Exception):

@@ -1,4 +1,7 @@
-"""The chat form: a question, the model and its sampling parameters, an optional file."""
+"""The chat form: a question, the model and its sampling parameters, an optional file.
+
+Forms only validate: the view hands ChatForm the models on offer (no cache or endpoint here).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from django import forms
-from django.core.files.uploadedfile import UploadedFile
 
 from . import files
-from .llm import OfferedModel, offered_models
+from .catalog import OfferedModel
+from .files import Attachment
 from .models import Message, ModelProfile
 
 QUESTION_MAX_CHARS = 100_000
@@ -21,15 +24,6 @@ RANGES = {
     "top_p": ("Top P", 0.0, 1.0),
     "max_tokens": ("Max tokens", 1, 3000),
 }
-
-
-@dataclass(frozen=True)
-class Attachment:
-    """An uploaded file that passed the checks, with its text."""
-
-    upload: UploadedFile
-    name: str
-    text: str
 
 
 def _range_errors(name: str, whole: bool) -> dict[str, str]:
@@ -111,10 +105,10 @@ class ChatForm(forms.Form):
         error_messages={"empty": "File is empty.", "invalid": "File could not be read."},
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, offered: list[OfferedModel], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.offered = offered_models()  # read once: the choices, and the page's model options
-        self.fields["model"].choices = [(model.name, model.label) for model in self.offered]
+        self.offered = offered  # the choices, and the page's model options
+        self.fields["model"].choices = [(model.name, model.label) for model in offered]
 
     def sliders(self) -> list[forms.BoundField]:
         """The sampling parameters, shown as sliders."""

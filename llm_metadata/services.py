@@ -6,12 +6,11 @@ streaming view, after `start_turn`) or by `send_message` (the plain form post).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass
-from time import perf_counter
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -19,8 +18,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import close_old_connections, transaction
 from django.utils import timezone
 
-from . import llm
-from .forms import Attachment
+from . import catalog, llm
+from .files import Attachment
 from .models import Conversation, Message, ModelProfile
 from .streaming import coalesce
 from .text import without_nul
@@ -51,10 +50,11 @@ class Ask:
 
 @dataclass
 class Turn:
-    """A question saved and the call to make for it."""
+    """A question saved and the call to make for it (at `endpoint`)."""
 
     conversation: Conversation
     question: Message
+    endpoint: llm.Endpoint
     request: llm.ChatRequest
     history_truncated: bool
     profile: ModelProfile
@@ -144,7 +144,7 @@ def start_turn(*, ask: Ask) -> Turn:
         )
     if attachment:
         files.append((attachment.name, attachment.text))
-    profile = llm.profile_for(ask.model)
+    profile = catalog.profile_for(ask.model)
     fitted = llm.fit_messages(
         system_prompt=conversation.system_prompt,
         history=history,
@@ -156,30 +156,19 @@ def start_turn(*, ask: Ask) -> Turn:
     request = llm.ChatRequest(
         model=ask.model, messages=fitted.messages, context_length=profile.context_length, **params
     )
-    return Turn(conversation, asked, request, fitted.truncated, profile)
+    return Turn(conversation, asked, catalog.endpoint(), request, fitted.truncated, profile)
 
 
-def save_answer(
-    *,
-    turn: Turn,
-    status: str,
-    text: str,
-    result: llm.ChatResult | None = None,
-    error: str = "",
-    elapsed: float | None = None,
-    time_to_first_token: float | None = None,
-) -> Message:
-    """Store the answer with the call's measurements (from `result` when there is one)."""
+def save_answer(*, turn: Turn, result: llm.ChatResult) -> Message:
+    """Store the answer as the call ended (ok, error or cancelled), with its measurements."""
     request = turn.request
-    # The endpoint's text may hold NUL, which PostgreSQL cannot store.
-    text, error = without_nul(text), without_nul(error)
-    prompt = result.prompt_tokens if result else None
-    completion = result.completion_tokens if result else None
+    prompt, completion = result.prompt_tokens, result.completion_tokens
     with transaction.atomic():
         answer = Message.objects.create(
             conversation=turn.conversation,
             role=Message.Role.ASSISTANT,
-            content=text,
+            # The endpoint's text may hold NUL, which PostgreSQL cannot store.
+            content=without_nul(result.text),
             model_name=request.model,
             temperature=request.temperature,
             top_k=request.top_k,
@@ -187,13 +176,13 @@ def save_answer(
             max_tokens=request.max_tokens,
             prompt_tokens=prompt,
             completion_tokens=completion,
-            total_tokens=result.total_tokens if result else None,
-            elapsed_time=result.elapsed if result else elapsed,
-            time_to_first_token=result.time_to_first_token if result else time_to_first_token,
-            status=status,
-            error=error,
-            finish_reason=without_nul(result.finish_reason or "") if result else "",
-            raw_usage=without_nul(result.raw_usage) if result else None,
+            total_tokens=result.total_tokens,
+            elapsed_time=result.elapsed,
+            time_to_first_token=result.time_to_first_token,
+            status=result.status,
+            error=without_nul(result.error),
+            finish_reason=without_nul(result.finish_reason or ""),
+            raw_usage=without_nul(result.raw_usage),
             history_truncated=turn.history_truncated,
             cost=turn.profile.cost_for(prompt, completion),
         )
@@ -201,27 +190,11 @@ def save_answer(
     return answer
 
 
-def save_failure(*, turn: Turn, exc: llm.LLMError) -> Message:
-    """Store a failed call: its message, and whatever text and timings came before it."""
-    partial = exc.partial
-    return save_answer(
-        turn=turn,
-        status=Message.Status.ERROR,
-        text=partial.text if partial else "",
-        error=exc.message,
-        elapsed=partial.elapsed if partial else None,
-        time_to_first_token=partial.time_to_first_token if partial else None,
-    )
-
-
 def send_message(*, ask: Ask) -> tuple[Turn, Message]:
-    """One whole turn for the plain form post: save, call (sync), save the answer or the error."""
+    """One whole turn for the plain form post: save, call (sync), save the answer as it ended."""
     turn = start_turn(ask=ask)
-    try:
-        result = llm.chat(turn.request)
-    except llm.LLMError as exc:
-        return turn, save_failure(turn=turn, exc=exc)
-    return turn, save_answer(turn=turn, status=Message.Status.OK, text=result.text, result=result)
+    result = llm.chat(turn.endpoint, turn.request)
+    return turn, save_answer(turn=turn, result=result)
 
 
 @dataclass(frozen=True)
@@ -235,52 +208,21 @@ class Answered:
 async def stream_answer(turn: Turn) -> AsyncIterator[str | Answered]:
     """The answer's text as it arrives (deltas merged by `coalesce`), then one `Answered`.
 
-    The answer is stored before `Answered` comes: ok, or error with the text before the failure
-    (a bug too). Stopped early (cancelled or closed), it stores the text so far as cancelled.
+    The answer is stored as the LLM package says the call ended: ok, error with the text
+    before the failure, or (stopped early: closed, or its task cancelled) cancelled with the
+    text so far; then the stop propagates and no `Answered` comes.
     """
     # Give the request's database connection back (to the pool) while the answer streams:
     # held to the end, PostgreSQL's 10 pooled connections capped a worker at 10 chats.
     await sync_to_async(close_old_connections)()
-    # The LLM package times every call it ends; this clock is for a stream cut short here.
-    started = perf_counter()
-    first: float | None = None
-    parts: list[str] = []
-    result: llm.ChatResult | None = None
-    failure: llm.LLMError | None = None
+    chat = llm.stream_chat(turn.endpoint, turn.request)
     try:
-        async for item in coalesce(llm.astream_chat(turn.request)):
-            if isinstance(item, str):
-                if first is None:
-                    first = perf_counter()
-                parts.append(item)
-                yield item
-            else:
-                result = item
-    except llm.LLMError as exc:
-        failure = exc
-    except (asyncio.CancelledError, GeneratorExit):
-        await sync_to_async(save_answer)(
-            turn=turn,
-            status=Message.Status.CANCELLED,
-            text="".join(parts),
-            elapsed=perf_counter() - started,
-            time_to_first_token=None if first is None else first - started,
-        )
-        logger.info("chat stream cancelled by the client; partial answer stored")
-        raise
-    except Exception:  # a bug must still end the stream with a message, not a cut connection
-        logger.exception("chat stream failed")
-        failure = llm.LLMError("Something went wrong while answering; the question is saved.")
-        failure.partial = llm.ChatResult(
-            text="".join(parts), model=turn.request.model, elapsed=perf_counter() - started
-        )
-    yield await sync_to_async(_store)(turn, result, failure)
-
-
-def _store(turn: Turn, result: llm.ChatResult | None, failure: llm.LLMError | None) -> Answered:
-    if failure is None and result is not None:
-        answer = save_answer(turn=turn, status=Message.Status.OK, text=result.text, result=result)
-        return Answered(answer)
-    if failure is None:  # pragma: no cover - the LLM package always ends with a result
-        failure = llm.LLMError("The answer ended without its final record.")
-    return Answered(save_failure(turn=turn, exc=failure), failure.message)
+        async with aclosing(coalesce(chat)) as texts:
+            async for text in texts:
+                yield text
+    finally:
+        result = await chat.aclose()
+        answer = await sync_to_async(save_answer)(turn=turn, result=result)
+        if result.status == Message.Status.CANCELLED:
+            logger.info("chat stream stopped early; the answer so far is stored as cancelled")
+    yield Answered(answer, result.error or None)

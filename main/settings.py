@@ -267,7 +267,8 @@ API_URL = env_url("API_URL")
 API_KEY = env_str("API_KEY")
 API_KIND = env_choice("API_KIND", "openai", ("openai", "ollama"))
 API_MODELS = env_list("API_MODELS")
-API_TIMEOUT = env_float("API_TIMEOUT", 120.0)
+API_TIMEOUT = env_float("API_TIMEOUT", 120.0)  # per read: the first byte, each stall after it
+API_MAX_DURATION = env_float("API_MAX_DURATION", 600.0)  # one whole answer
 
 # --- Files ------------------------------------------------------------------------------------
 
@@ -324,7 +325,21 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # No log line carries the endpoint's credentials (API_KEY, or any in API_URL).
+    "filters": {
+        "credentials": {
+            "()": "llm_metadata.llm.redact.CredentialsFilter",
+            "url": API_URL,
+            "key": API_KEY,
+        }
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["credentials"],
+        }
+    },
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {"llm_metadata": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False}},
 }

@@ -7,6 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
+from llm_metadata.catalog import OfferedModel, offered_models
 from llm_metadata.forms import ChatForm, initial_for, model_options
 from llm_metadata.models import Message, ModelProfile
 
@@ -81,7 +82,7 @@ def test_it_requires_each_parameter(alice_client: Client, fake_openai, field: st
     ],
 )
 def test_it_accepts_the_ends_of_each_range(db, fake_openai, field: str, value: str) -> None:
-    form = ChatForm(valid(**{field: value}))
+    form = ChatForm(valid(**{field: value}), offered=offered_models())
     assert form.is_valid(), form.errors
 
 
@@ -105,11 +106,20 @@ def test_it_names_the_file_in_file_errors(alice_client: Client, fake_openai) -> 
     assert chat_calls(fake_openai) == []
 
 
-def test_it_offers_the_registry_models(db, fake_openai) -> None:
+def test_it_offers_the_models_it_is_handed(db, fake_openai) -> None:
     ModelProfile.objects.create(name="fake-large", enabled=False)
-    form = ChatForm()
+    form = ChatForm(offered=offered_models())
     assert [name for name, _ in form.fields["model"].choices] == ["fake-small"]
-    assert not ChatForm(valid(model="fake-large")).is_valid()
+    assert not ChatForm(valid(model="fake-large"), offered=offered_models()).is_valid()
+
+
+def test_it_does_no_io(db, fake_openai, django_assert_num_queries) -> None:
+    offered = [OfferedModel("fake-small", "Small", ModelProfile(name="fake-small"))]
+    with django_assert_num_queries(0):
+        form = ChatForm(valid(), offered=offered)
+        assert form.is_valid(), form.errors
+        assert not ChatForm(valid(model="fake-large"), offered=offered).is_valid()
+    assert fake_openai.state.requests == []  # the endpoint's model list was not asked for
 
 
 def test_it_starts_from_the_model_profile_defaults(db, fake_openai) -> None:
@@ -120,7 +130,7 @@ def test_it_starts_from_the_model_profile_defaults(db, fake_openai) -> None:
         default_top_p=0.5,
         default_max_tokens=1200,
     )
-    options = model_options(ChatForm().offered)
+    options = model_options(offered_models())
     assert initial_for(options) == {
         "model": "fake-small",
         "temperature": 0.2,

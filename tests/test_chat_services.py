@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from llm_metadata import llm, services
-from llm_metadata.forms import Attachment
+from llm_metadata.files import Attachment
 from llm_metadata.models import Conversation, Message, ModelProfile
 from tests.factories import make_conversation, make_turn
 
@@ -50,7 +50,7 @@ def test_it_bumps_the_conversation_on_each_write(alice: User) -> None:
     conversation.refresh_from_db()
     assert conversation.updated > old
     asked_at = conversation.updated
-    answer = services.save_answer(turn=turn, status="ok", text="A")
+    answer = services.save_answer(turn=turn, result=llm.ChatResult(text="A", model="m"))
     conversation.refresh_from_db()
     assert conversation.updated == answer.created >= asked_at
 
@@ -91,22 +91,42 @@ def test_it_stores_the_attachment_with_the_question(alice: User) -> None:
     assert "--- file: n.md ---\n# N" in turn.request.messages[-1]["content"]
 
 
+def test_it_hands_the_models_context_length_to_the_call(alice: User, fake_ollama) -> None:
+    ModelProfile.objects.create(name="fake-large", context_length=32768)
+    for model, context_length in [("fake-large", 32768), ("fake-small", 8192)]:
+        ask = services.Ask(
+            user=alice, conversation=None, question="Q", **{**PARAMS, "model": model}
+        )
+        turn, _ = services.send_message(ask=ask)
+        assert turn.request.context_length == context_length
+        assert fake_ollama.state.last["body"]["options"]["num_ctx"] == context_length
+
+
 def test_it_prices_an_answer_only_when_everything_is_known(alice: User) -> None:
     ModelProfile.objects.create(
         name="m", input_price_per_million="3", output_price_per_million="15"
     )
     turn = start(user=alice, conversation=None, question="Q", **PARAMS)
     result = llm.ChatResult(text="A", model="m", prompt_tokens=1000, completion_tokens=100)
-    priced = services.save_answer(turn=turn, status="ok", text="A", result=result)
+    priced = services.save_answer(turn=turn, result=result)
     assert float(priced.cost) == (1000 * 3 + 100 * 15) / 1_000_000
-    unpriced = services.save_answer(turn=turn, status="cancelled", text="A", elapsed=1.0)
+    stopped = llm.ChatResult(text="A", model="m", elapsed=1.0, status="cancelled")
+    unpriced = services.save_answer(turn=turn, result=stopped)
     assert unpriced.cost is None and unpriced.elapsed_time == 1.0
+    assert unpriced.status == "cancelled"
 
 
 def test_it_stores_a_failure_with_its_partial_text(alice: User) -> None:
     turn = start(user=alice, conversation=None, question="Q", **PARAMS)
-    partial = llm.ChatResult(text="Half", model="m", elapsed=2.0, time_to_first_token=0.5)
-    answer = services.save_failure(turn=turn, exc=llm.LLMError("Cut off.", partial=partial))
+    partial = llm.ChatResult(
+        text="Half",
+        model="m",
+        elapsed=2.0,
+        time_to_first_token=0.5,
+        status="error",
+        error="Cut off.",
+    )
+    answer = services.save_answer(turn=turn, result=partial)
     assert (answer.status, answer.content, answer.error) == ("error", "Half", "Cut off.")
     assert (answer.elapsed_time, answer.time_to_first_token) == (2.0, 0.5)
     assert Message.objects.filter(role="user", content="Q").exists()
@@ -121,10 +141,12 @@ def test_it_stores_answers_and_failures_without_nul_characters(alice: User) -> N
         finish_reason="st\x00op",
         raw_usage={"k\x00": ["v\x00"]},
     )
-    answer = services.save_answer(turn=turn, status="ok", text=result.text, result=result)
+    answer = services.save_answer(turn=turn, result=result)
     answer.refresh_from_db()
     assert (answer.content, answer.finish_reason, answer.raw_usage) == ("AB", "stop", {"k": ["v"]})
-    partial = llm.ChatResult(text="Ha\x00lf", model="m", elapsed=2.0)
-    failed = services.save_failure(turn=turn, exc=llm.LLMError("Cut\x00 off.", partial=partial))
+    partial = llm.ChatResult(
+        text="Ha\x00lf", model="m", elapsed=2.0, status="error", error="Cut\x00 off."
+    )
+    failed = services.save_answer(turn=turn, result=partial)
     failed.refresh_from_db()
     assert (failed.content, failed.error) == ("Half", "Cut off.")

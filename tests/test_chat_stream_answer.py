@@ -1,4 +1,7 @@
-"""services.stream_answer: the text as it arrives, then the stored answer, however the call ends."""
+"""services.stream_answer: the text as it arrives, then the stored answer, however the call ends.
+
+The LLM is the fake server over real HTTP: the ending is the LLM package's decision, stored here.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +13,10 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
 from django.db import connections
 
-from llm_metadata import llm, services
+from llm_metadata import services
 from llm_metadata.models import Message
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("llm_clients")]
 
 
 @pytest.fixture(autouse=True)
@@ -29,11 +32,11 @@ def start(user: User) -> services.Turn:
         user=user,
         conversation=None,
         question="Q",
-        model="m",
+        model="fake-small",
         temperature=0.5,
         top_k=10,
         top_p=0.5,
-        max_tokens=100,
+        max_tokens=1000,
     )
     return services.start_turn(ask=ask)
 
@@ -43,22 +46,6 @@ def stored() -> Message:
     return Message.objects.get(role=Message.Role.ASSISTANT)
 
 
-def fake_llm(
-    monkeypatch: pytest.MonkeyPatch,
-    *items: str | llm.ChatResult | Exception,
-    then_wait: bool = False,
-) -> None:
-    async def astream_chat(request: llm.ChatRequest) -> AsyncIterator[str | llm.ChatResult]:
-        for item in items:
-            if isinstance(item, Exception):
-                raise item
-            yield item
-        if then_wait:
-            await asyncio.Event().wait()
-
-    monkeypatch.setattr("llm_metadata.llm.astream_chat", astream_chat)
-
-
 async def collect(turn: services.Turn) -> tuple[str, services.Answered]:
     items = [item async for item in services.stream_answer(turn)]
     *texts, last = items
@@ -66,48 +53,51 @@ async def collect(turn: services.Turn) -> tuple[str, services.Answered]:
     return "".join(texts), last
 
 
-async def test_it_yields_the_text_then_the_stored_answer(alice: User, monkeypatch) -> None:
-    result = llm.ChatResult(text="Paris.", model="m", completion_tokens=2, elapsed=1.5)
-    fake_llm(monkeypatch, "Par", "is.", result)
+async def test_it_yields_the_text_then_the_stored_answer(alice: User, fake_openai) -> None:
     text, answered = await collect(await start(alice))
-    assert (text, answered.error) == ("Paris.", None)
+    assert (text, answered.error) == ("The capital of France is Paris.", None)
     answer = await stored()
     assert answered.answer == answer
-    assert (answer.status, answer.content, answer.completion_tokens) == ("ok", "Paris.", 2)
-    assert answer.elapsed_time == 1.5  # the LLM package's timing, not a second clock
+    assert (answer.status, answer.content, answer.completion_tokens) == ("ok", text, 6)
+    assert 0 < answer.time_to_first_token <= answer.elapsed_time
 
 
-async def test_it_stores_an_llm_failure_with_the_text_before_it(alice: User, monkeypatch) -> None:
-    partial = llm.ChatResult(text="Par", model="m", elapsed=2.0, time_to_first_token=0.5)
-    fake_llm(monkeypatch, "Par", llm.LLMError("Cut \x00off.", partial=partial))
+async def test_it_stores_an_llm_failure_with_the_text_before_it(alice: User, fake_ollama) -> None:
+    fake_ollama.state.mode = "cut"
     text, answered = await collect(await start(alice))
-    assert (text, answered.error) == ("Par", "Cut \x00off.")
+    assert text == "The capital"
+    assert (
+        answered.error == "The connection to the endpoint was lost before the answer was complete."
+    )
     answer = await stored()
-    assert (answer.status, answer.content, answer.error) == ("error", "Par", "Cut off.")
-    assert (answer.elapsed_time, answer.time_to_first_token) == (2.0, 0.5)
+    assert (answer.status, answer.content, answer.error) == ("error", "The capital", answered.error)
+    assert 0 < answer.time_to_first_token <= answer.elapsed_time
+    assert answer.completion_tokens is None
 
 
-async def test_it_ends_a_broken_stream_with_a_stored_error(alice: User, monkeypatch) -> None:
-    fake_llm(monkeypatch, "Half", RuntimeError("a bug"))
+async def test_it_ends_a_broken_stream_with_a_stored_error(
+    alice: User, fake_openai, broken_reader, llm_log
+) -> None:
     text, answered = await collect(await start(alice))
-    assert text == "Half" and "question is saved" in answered.error
+    assert text == "The" and answered.error == "Something went wrong while answering; try again."
     answer = await stored()
-    assert (answer.status, answer.content) == ("error", "Half")
-    assert answer.elapsed_time >= 0 and answer.time_to_first_token is None
+    assert (answer.status, answer.content) == ("error", "The")
+    assert "RuntimeError: a bug" in llm_log.text  # the traceback is logged for the operator
 
 
-async def test_it_stores_the_text_so_far_when_closed_early(alice: User, monkeypatch) -> None:
-    fake_llm(monkeypatch, "Half", then_wait=True)
+async def test_it_stores_the_text_so_far_when_closed_early(alice: User, fake_openai) -> None:
+    fake_openai.state.tokens, fake_openai.state.delay = 1000, 0.01
     stream = services.stream_answer(await start(alice))
-    assert await anext(stream) == "Half"
+    first = await anext(stream)
     await stream.aclose()
     answer = await stored()
-    assert (answer.status, answer.content) == ("cancelled", "Half")
+    assert answer.status == "cancelled" and answer.content.startswith(first)
+    assert 0 < len(answer.content) < len("".join(fake_openai.state.pieces()))
     assert 0 <= answer.time_to_first_token <= answer.elapsed_time
 
 
-async def test_it_stores_the_text_so_far_when_cancelled(alice: User, monkeypatch) -> None:
-    fake_llm(monkeypatch, "Half", then_wait=True)
+async def test_it_stores_the_text_so_far_when_cancelled(alice: User, fake_openai) -> None:
+    fake_openai.state.tokens, fake_openai.state.delay = 1000, 0.01
     turn = await start(alice)
     first = asyncio.Event()
 
@@ -121,4 +111,20 @@ async def test_it_stores_the_text_so_far_when_cancelled(alice: User, monkeypatch
     with pytest.raises(asyncio.CancelledError):
         await task
     answer = await stored()
-    assert (answer.status, answer.content) == ("cancelled", "Half")
+    assert answer.status == "cancelled" and answer.content.startswith(" lorem")
+    for _ in range(100):  # the upstream request is closed too
+        if fake_openai.state.disconnects:
+            break
+        await asyncio.sleep(0.02)
+    assert fake_openai.state.disconnects == 1
+
+
+async def test_it_stores_an_answer_cut_at_api_max_duration(alice: User, fake_openai, settings):
+    settings.API_MAX_DURATION = 0.5
+    fake_openai.state.mode, fake_openai.state.delay = "keepalive", 0.05
+    text, answered = await collect(await start(alice))
+    assert text == "The capital"
+    assert answered.error == "The answer took longer than 0.5 s (API_MAX_DURATION); it is cut off."
+    answer = await stored()
+    assert (answer.status, answer.content, answer.error) == ("error", text, answered.error)
+    assert 0.5 < answer.elapsed_time < 1.5

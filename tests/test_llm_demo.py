@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from llm_metadata.llm import ChatRequest, ChatResult, astream_chat, chat, fit_messages
+from llm_metadata.llm import ChatRequest, Endpoint, achat, chat, fit_messages, stream_chat
+
+DEMO = Endpoint()  # no URL: the demo model
 
 
 def ask(messages: list[dict[str, str]], max_tokens: int = 500) -> ChatRequest:
@@ -15,10 +17,11 @@ def ask(messages: list[dict[str, str]], max_tokens: int = 500) -> ChatRequest:
         top_k=40,
         top_p=0.9,
         max_tokens=max_tokens,
+        context_length=8192,
     )
 
 
-def test_it_says_what_it_is_and_what_it_received(demo_endpoint):
+def test_it_says_what_it_is_and_what_it_received():
     fitted = fit_messages(
         system_prompt="Be kind.",
         history=[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}],
@@ -27,7 +30,7 @@ def test_it_says_what_it_is_and_what_it_received(demo_endpoint):
         context_length=8192,
         max_tokens=500,
     )
-    result = chat(ask(fitted.messages))
+    result = chat(DEMO, ask(fitted.messages))
     assert result.text.startswith("This is the demo model: no LLM endpoint is configured")
     assert (
         "You asked for model qwen3:32b-q8_0 with temperature 0.7, top_k 40, top_p 0.9"
@@ -41,10 +44,12 @@ def test_it_says_what_it_is_and_what_it_received(demo_endpoint):
 
 
 async def test_it_streams_word_by_word_and_honours_max_tokens(demo_endpoint):
-    items = [item async for item in astream_chat(ask([{"role": "user", "content": "q"}], 5))]
-    *deltas, result = items
+    question = [{"role": "user", "content": "q"}]
+    stream = stream_chat(DEMO, ask(question, 5))
+    deltas = [text async for text in stream]
+    result = await stream.aclose()
     assert len(deltas) == 5 and all(isinstance(d, str) for d in deltas)
-    assert isinstance(result, ChatResult)
+    assert result.status == "ok"
     assert result.text == "".join(deltas) == "This is the demo model: "
     assert result.completion_tokens == 5
     assert result.finish_reason == "length"
@@ -53,8 +58,6 @@ async def test_it_streams_word_by_word_and_honours_max_tokens(demo_endpoint):
 @pytest.mark.usefixtures("llm_clients")
 async def test_it_is_never_used_when_an_endpoint_is_set(fake_openai):
     fake_openai.state.models.append("qwen3:32b-q8_0")
-    result = None
-    async for item in astream_chat(ask([{"role": "user", "content": "q"}])):
-        result = item
-    assert "demo" not in result.text
+    result = await achat(fake_openai.endpoint(), ask([{"role": "user", "content": "q"}]))
+    assert result.status == "ok" and "demo" not in result.text
     assert len(fake_openai.state.requests) == 1

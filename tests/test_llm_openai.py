@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from llm_metadata.llm import ChatRequest, ChatResult, achat, astream_chat, chat
+from llm_metadata.llm import ChatRequest, ChatResult, Endpoint, achat, chat, stream_chat
 
 pytestmark = pytest.mark.usefixtures("llm_clients")
 
@@ -17,20 +17,20 @@ MESSAGES = [
 
 
 def ask(model: str = "fake-small", **overrides) -> ChatRequest:
-    params = {"temperature": 0.3, "top_k": 20, "top_p": 0.8, "max_tokens": 100} | overrides
+    params = {"temperature": 0.3, "top_k": 20, "top_p": 0.8, "max_tokens": 100}
+    params |= {"context_length": 4096} | overrides
     return ChatRequest(model=model, messages=MESSAGES, **params)
 
 
-async def collect(request: ChatRequest) -> tuple[list[str], ChatResult]:
-    items = [item async for item in astream_chat(request)]
-    assert all(isinstance(item, str) for item in items[:-1])
-    assert isinstance(items[-1], ChatResult)
-    return items[:-1], items[-1]
+async def collect(endpoint: Endpoint, request: ChatRequest) -> tuple[list[str], ChatResult]:
+    stream = stream_chat(endpoint, request)
+    deltas = [text async for text in stream]
+    assert all(isinstance(text, str) for text in deltas)
+    return deltas, await stream.aclose()
 
 
-async def test_it_sends_the_exact_body_and_headers(fake_openai, settings):
-    settings.API_KEY = "sk-test-123"
-    await achat(ask())
+async def test_it_sends_the_exact_body_and_headers(fake_openai):
+    await achat(fake_openai.endpoint(key="sk-test-123"), ask())
     sent = fake_openai.state.last
     assert sent["method"] == "POST"
     assert sent["path"] == "/v1/chat/completions"
@@ -49,13 +49,14 @@ async def test_it_sends_the_exact_body_and_headers(fake_openai, settings):
 
 
 async def test_it_sends_no_authorization_without_a_key(fake_openai):
-    await achat(ask())
+    await achat(fake_openai.endpoint(), ask())
     assert "authorization" not in fake_openai.state.last["headers"]
 
 
 async def test_it_streams_deltas_then_the_final_record(fake_openai):
-    deltas, result = await collect(ask())
+    deltas, result = await collect(fake_openai.endpoint(), ask())
     assert deltas == ["The", " capital", " of", " France", " is", " Paris."]
+    assert (result.status, result.error) == ("ok", "")
     assert result.text == "The capital of France is Paris."
     assert result.model == "fake-small"
     assert result.finish_reason == "stop"
@@ -74,14 +75,14 @@ async def test_it_streams_deltas_then_the_final_record(fake_openai):
 
 async def test_it_reads_the_usage_chunk_with_empty_choices(fake_openai):
     fake_openai.state.usage = False
-    result = await achat(ask())
+    result = await achat(fake_openai.endpoint(), ask())
     assert result.text.endswith("Paris.")
     assert (result.prompt_tokens, result.completion_tokens, result.total_tokens) == (None,) * 3
     assert result.raw_usage is None
 
 
 async def test_it_reports_length_when_max_tokens_cuts(fake_openai):
-    result = await achat(ask(max_tokens=2))
+    result = await achat(fake_openai.endpoint(), ask(max_tokens=2))
     assert result.text == "The capital"
     assert result.finish_reason == "length"
     assert result.completion_tokens == 2
@@ -89,7 +90,7 @@ async def test_it_reports_length_when_max_tokens_cuts(fake_openai):
 
 async def test_it_accepts_a_non_streamed_json_answer(fake_openai):
     fake_openai.state.mode = "json"
-    deltas, result = await collect(ask())
+    deltas, result = await collect(fake_openai.endpoint(), ask())
     assert deltas == ["The capital of France is Paris."]
     assert result.completion_tokens == 6
     assert result.finish_reason == "stop"
@@ -98,27 +99,29 @@ async def test_it_accepts_a_non_streamed_json_answer(fake_openai):
 async def test_it_retries_429_then_succeeds(fake_openai):
     fake_openai.state.mode = "rate_limit"
     fake_openai.state.rate_limits = 2
-    result = await achat(ask())
+    result = await achat(fake_openai.endpoint(), ask())
     assert result.text.endswith("Paris.")
     assert len(fake_openai.state.requests) == 3
 
 
 async def test_it_reuses_one_pooled_connection(fake_openai):
     for _ in range(3):
-        await achat(ask())
+        await achat(fake_openai.endpoint(), ask())
     ports = {r["headers"].get("host") for r in fake_openai.state.requests}
     assert len(ports) == 1
     from llm_metadata.llm.transport import get_client
 
-    assert get_client() is get_client()
+    assert get_client(fake_openai.endpoint()) is get_client(fake_openai.endpoint())
 
 
 async def test_it_closes_the_upstream_request_when_the_consumer_stops(fake_openai):
     fake_openai.state.tokens = 1000
     fake_openai.state.delay = 0.01
-    stream = astream_chat(ask(max_tokens=1000))
-    assert isinstance(await anext(stream), str)
-    await stream.aclose()
+    stream = stream_chat(fake_openai.endpoint(), ask(max_tokens=1000))
+    assert isinstance(await anext(aiter(stream)), str)
+    ended = await stream.aclose()
+    assert (ended.status, ended.error) == ("cancelled", "")
+    assert ended.text and ended.time_to_first_token is not None
     for _ in range(200):  # the server notices the disconnect within a few event-loop turns
         if fake_openai.state.disconnects:
             break
@@ -130,9 +133,10 @@ async def test_it_closes_the_upstream_request_when_the_task_is_cancelled(fake_op
     fake_openai.state.tokens = 1000
     fake_openai.state.delay = 0.01
     started = asyncio.Event()
+    stream = stream_chat(fake_openai.endpoint(), ask(max_tokens=1000))
 
     async def consume() -> None:
-        async for _ in astream_chat(ask(max_tokens=1000)):
+        async for _ in stream:
             started.set()
 
     task = asyncio.create_task(consume())
@@ -140,6 +144,7 @@ async def test_it_closes_the_upstream_request_when_the_task_is_cancelled(fake_op
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+    assert (await stream.aclose()).status == "cancelled"
     for _ in range(200):
         if fake_openai.state.disconnects:
             break
@@ -148,16 +153,15 @@ async def test_it_closes_the_upstream_request_when_the_task_is_cancelled(fake_op
 
 
 def test_it_answers_sync_callers(fake_openai):
-    result = chat(ask())
+    result = chat(fake_openai.endpoint(), ask())
     assert result.text == "The capital of France is Paris."
     assert result.completion_tokens == 6
 
 
-def test_it_logs_one_info_line_without_text_or_key(fake_openai, settings, llm_log):
+def test_it_logs_one_info_line_without_text_or_key(fake_openai, llm_log):
     caplog = llm_log
-    settings.API_KEY = "sk-secret-key"
     with caplog.at_level("INFO", logger="llm_metadata"):
-        chat(ask())
+        chat(fake_openai.endpoint(key="sk-secret-key"), ask())
     lines = [r.getMessage() for r in caplog.records if r.levelname == "INFO"]
     assert len(lines) == 1
     assert "kind=openai model=fake-small outcome=ok" in lines[0]
@@ -169,7 +173,7 @@ def test_it_logs_one_info_line_without_text_or_key(fake_openai, settings, llm_lo
 def test_it_logs_the_text_only_at_debug(fake_openai, llm_log):
     caplog = llm_log
     with caplog.at_level("DEBUG", logger="llm_metadata"):
-        chat(ask())
+        chat(fake_openai.endpoint(), ask())
     debug = [r.getMessage() for r in caplog.records if r.levelname == "DEBUG"]
     assert any("What is the capital of France?" in line for line in debug)
     assert any("Paris." in line for line in debug)
@@ -178,7 +182,7 @@ def test_it_logs_the_text_only_at_debug(fake_openai, llm_log):
 def test_it_gives_each_sync_call_its_own_client_and_closes_it(fake_openai):
     from llm_metadata.llm import transport
 
-    first, second = chat(ask()), chat(ask())
+    first, second = chat(fake_openai.endpoint(), ask()), chat(fake_openai.endpoint(), ask())
     assert first.text == second.text == "The capital of France is Paris."
     assert not any(transport._pools.values())
 
@@ -186,16 +190,16 @@ def test_it_gives_each_sync_call_its_own_client_and_closes_it(fake_openai):
 async def test_it_keeps_one_client_per_event_loop_until_closed(fake_openai):
     from llm_metadata.llm import aclose_clients, transport
 
-    client = transport.get_client()
-    await achat(ask())
-    assert transport.get_client() is client and not client.is_closed
+    client = transport.get_client(fake_openai.endpoint())
+    await achat(fake_openai.endpoint(), ask())
+    assert transport.get_client(fake_openai.endpoint()) is client and not client.is_closed
     await aclose_clients()
     assert client.is_closed
-    assert transport.get_client() is not client
+    assert transport.get_client(fake_openai.endpoint()) is not client
 
 
 async def test_it_relays_many_concurrent_streams_over_the_pool(fake_openai):
     fake_openai.state.delay = 0.005
-    results = await asyncio.gather(*(achat(ask()) for _ in range(20)))
+    results = await asyncio.gather(*(achat(fake_openai.endpoint(), ask()) for _ in range(20)))
     assert {r.text for r in results} == {"The capital of France is Paris."}
     assert len(fake_openai.state.requests) == 20

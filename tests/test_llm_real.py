@@ -16,13 +16,14 @@ import httpx
 import pytest
 from django.core.management import call_command
 
-from llm_metadata.llm import ChatRequest, ChatResult, achat, astream_chat, chat
+from llm_metadata.llm import ChatRequest, Endpoint, achat, chat, stream_chat
 
 pytestmark = [pytest.mark.real_llm, pytest.mark.usefixtures("llm_clients")]
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL = ROOT / ".local-llm"
 URL = "http://127.0.0.1:8081/v1"
+ENDPOINT = Endpoint(url=URL, kind="openai", timeout=60.0)
 QUESTION = [
     {"role": "system", "content": "You are a helpful assistant."},
     {"role": "user", "content": "What is the capital of France?"},
@@ -87,10 +88,11 @@ def ask(model: str, max_tokens: int = 40) -> ChatRequest:
 
 
 async def test_it_streams_a_real_answer_without_inventing_token_counts(real_endpoint):
-    items = [item async for item in astream_chat(ask(real_endpoint))]
-    *deltas, result = items
+    stream = stream_chat(ENDPOINT, ask(real_endpoint))
+    deltas = [text async for text in stream]
+    result = await stream.aclose()
     assert len(deltas) >= 3 and all(isinstance(d, str) for d in deltas)
-    assert isinstance(result, ChatResult)
+    assert result.status == "ok"
     assert result.text == "".join(deltas)
     assert "Paris" in result.text
     # llama-cpp-python's streams carry no usage: none is reported rather than a guess.
@@ -100,13 +102,13 @@ async def test_it_streams_a_real_answer_without_inventing_token_counts(real_endp
 
 
 def test_it_answers_sync_callers_the_same_at_temperature_zero(real_endpoint):
-    first = chat(ask(real_endpoint))
+    first = chat(ENDPOINT, ask(real_endpoint))
     assert first.text == "The capital of France is Paris."
-    assert chat(ask(real_endpoint)).text == first.text
+    assert chat(ENDPOINT, ask(real_endpoint)).text == first.text
 
 
 async def test_it_honours_max_tokens(real_endpoint):
-    result = await achat(ask(real_endpoint, max_tokens=3))
+    result = await achat(ENDPOINT, ask(real_endpoint, max_tokens=3))
     assert result.finish_reason == "length"
     assert 0 < len(result.text.split()) <= 3
 

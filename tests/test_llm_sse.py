@@ -7,12 +7,11 @@ from itertools import pairwise
 
 import httpx
 import orjson
-import pytest
 from httpx_sse import EventSource
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from llm_metadata.llm import ChatRequest, LLMError, achat, transport
+from llm_metadata.llm import ChatRequest, Endpoint, achat, transport
 
 EVENTS = (
     ": keep-alive comment\n\n"
@@ -32,7 +31,9 @@ REQUEST = ChatRequest(
     top_k=1,
     top_p=1,
     max_tokens=10,
+    context_length=4096,
 )
+ENDPOINT = Endpoint(url="http://llm.test/v1", kind="openai")
 
 
 def use_chunks(monkeypatch, chunks: list[bytes], ctype: str = "text/event-stream") -> None:
@@ -48,7 +49,7 @@ def use_chunks(monkeypatch, chunks: list[bytes], ctype: str = "text/event-stream
     client = httpx.AsyncClient(
         base_url="http://llm.test/v1", transport=httpx.MockTransport(handler)
     )
-    monkeypatch.setattr(transport, "get_client", lambda: client)
+    monkeypatch.setattr(transport, "get_client", lambda endpoint: client)
 
 
 def split(data: bytes, cuts: list[int]) -> list[bytes]:
@@ -73,12 +74,6 @@ async def reference_text(chunks: list[bytes]) -> str:
     return "".join(text)
 
 
-@pytest.fixture
-def settings_for_mock(settings):
-    settings.API_URL = "http://llm.test/v1"
-    settings.API_KIND = "openai"
-
-
 @settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -86,20 +81,18 @@ def settings_for_mock(settings):
     newline=st.sampled_from(["\n", "\r\n", "\r"]),
     cuts=st.lists(st.integers(min_value=0, max_value=10_000), max_size=12),
 )
-def test_it_parses_any_split_and_line_ending_like_httpx_sse(
-    monkeypatch, settings_for_mock, newline, cuts
-):
+def test_it_parses_any_split_and_line_ending_like_httpx_sse(monkeypatch, newline, cuts):
     data = EVENTS.replace("\n", newline).encode()
     chunks = split(data, cuts)
     use_chunks(monkeypatch, chunks)
-    result = asyncio.run(achat(REQUEST))
+    result = asyncio.run(achat(ENDPOINT, REQUEST))
     assert result.text == "Hello wörld ✓" == asyncio.run(reference_text(chunks))
     assert (result.prompt_tokens, result.completion_tokens, result.total_tokens) == (3, 3, 6)
     assert result.finish_reason == "stop"
     assert result.model == "m1"
 
 
-def test_it_raises_an_error_event(monkeypatch, settings_for_mock):
+def test_it_ends_on_an_error_event(monkeypatch):
     use_chunks(
         monkeypatch,
         [
@@ -107,12 +100,11 @@ def test_it_raises_an_error_event(monkeypatch, settings_for_mock):
             b'event: error\ndata: {"message":"boom"}\n\n',
         ],
     )
-    with pytest.raises(LLMError) as caught:
-        asyncio.run(achat(REQUEST))
-    assert caught.value.message == "The endpoint reported an error: boom."
-    assert caught.value.partial.text == "Hi"
+    ended = asyncio.run(achat(ENDPOINT, REQUEST))
+    assert (ended.status, ended.error) == ("error", "The endpoint reported an error: boom.")
+    assert ended.text == "Hi"
 
 
-def test_it_accepts_a_last_event_without_its_blank_line(monkeypatch, settings_for_mock):
+def test_it_accepts_a_last_event_without_its_blank_line(monkeypatch):
     use_chunks(monkeypatch, [b'data: {"choices":[{"delta":{"content":"Hi"}}]}\n\ndata: [DONE]'])
-    assert asyncio.run(achat(REQUEST)).text == "Hi"
+    assert asyncio.run(achat(ENDPOINT, REQUEST)).text == "Hi"

@@ -17,6 +17,7 @@ SETTINGS_VARIABLES = (
     "DATABASE_URL",
     "API_URL",
     "API_TIMEOUT",
+    "API_MAX_DURATION",
     "MAX_UPLOAD_MB",
     "SECURE_SSL_REDIRECT",
     "SESSION_COOKIE_SECURE",
@@ -42,6 +43,8 @@ def load_settings(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict:
         ("DEBUG", "maybe"),
         ("API_TIMEOUT", "soon"),
         ("API_TIMEOUT", "-3"),
+        ("API_MAX_DURATION", "0"),
+        ("API_MAX_DURATION", "ten minutes"),
         ("MAX_UPLOAD_MB", "lots"),
         ("EMAIL_PORT", "smtp"),
         ("API_KIND", "anthropic"),
@@ -83,6 +86,7 @@ def test_it_defaults_to_sqlite_in_wal_mode_and_secure_production_values(monkeypa
     assert values["API_URL"] == ""
     assert values["API_KIND"] == "openai"
     assert values["API_TIMEOUT"] == 120.0
+    assert values["API_MAX_DURATION"] == 600.0
     assert values["MAX_UPLOAD_MB"] == 30
 
 
@@ -101,6 +105,7 @@ def test_it_reads_llm_and_list_settings(monkeypatch):
         API_KIND="Ollama",
         API_MODELS="llama3, qwen3 ,",
         API_TIMEOUT="30",
+        API_MAX_DURATION="90.5",
         ALLOWED_HOSTS="a.example,b.example",
         SECURE_PROXY_SSL_HEADER="1",
     )
@@ -108,6 +113,7 @@ def test_it_reads_llm_and_list_settings(monkeypatch):
     assert values["API_KIND"] == "ollama"
     assert values["API_MODELS"] == ["llama3", "qwen3"]
     assert values["API_TIMEOUT"] == 30.0
+    assert values["API_MAX_DURATION"] == 90.5
     assert values["ALLOWED_HOSTS"] == ["a.example", "b.example"]
     assert values["SECURE_PROXY_SSL_HEADER"] == ("HTTP_X_FORWARDED_PROTO", "https")
 

@@ -1,83 +1,74 @@
 """The one place that talks to LLM endpoints: OpenAI-compatible (SSE), Ollama (NDJSON), demo.
 
-async for item in astream_chat(request):   # str deltas, then one ChatResult
-result = await achat(request)              # the same stream, collected
-result = chat(request)                     # sync callers
+It knows HTTP and nothing else: it takes plain values (an Endpoint, a ChatRequest that carries
+the model's context length) and returns plain results; it reads no settings and no database.
+The app's catalogue (`llm_metadata/catalog.py`) decides the endpoint, models and defaults.
+
+    stream = stream_chat(endpoint, request)
+    async for text in stream: ...            # the answer's text deltas as they arrive
+    result = await stream.aclose()           # a ChatResult: how the call ended, whatever happened
+
+    result = await achat(endpoint, request)  # the same call, collected
+    result = chat(endpoint, request)         # for sync callers (a client of its own)
+    names = list_models(endpoint)            # the endpoint's model list (blocking); LLMError
+
+No call raises for a failure of the endpoint: the ChatResult says "ok", "error" (with a
+message fit for the user, and the text that came before) or "cancelled" (closed early, or its
+task cancelled; the upstream request is closed too). Endpoint.timeout bounds every wait for
+bytes, Endpoint.max_duration the whole answer. One INFO log line per call; prompts and answers
+only at DEBUG; the key never.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 from asgiref.sync import async_to_sync
-from django.conf import settings
 
 from . import demo, ollama, openai
+from .calls import Call, ChatStream
 from .context import FittedMessages, estimate_tokens, fit_messages
+from .endpoint import Endpoint
 from .errors import LLMError
-from .registry import (
-    OfferedModel,
-    available_models,
-    default_model,
-    endpoint_models,
-    is_demo,
-    model_choices,
-    offered_models,
-    profile_for,
-)
+from .listing import list_models
 from .transport import aclose_clients, private_clients
 from .types import ChatRequest, ChatResult
 
 __all__ = [
     "ChatRequest",
     "ChatResult",
+    "ChatStream",
+    "Endpoint",
     "FittedMessages",
     "LLMError",
-    "OfferedModel",
     "achat",
     "aclose_clients",
-    "astream_chat",
-    "available_models",
     "chat",
-    "default_model",
-    "endpoint_models",
     "estimate_tokens",
     "fit_messages",
-    "is_demo",
-    "model_choices",
-    "offered_models",
-    "profile_for",
+    "list_models",
+    "stream_chat",
 ]
 
 
-def astream_chat(request: ChatRequest) -> AsyncIterator[str | ChatResult]:
-    """Text deltas as they arrive, then exactly one ChatResult; failures raise LLMError.
-
-    Closing the iterator (aclose, or cancelling the task) closes the upstream request.
-    """
-    if not settings.API_URL:
-        return demo.stream(request)
-    if settings.API_KIND == "ollama":
-        return ollama.stream(request)
-    return openai.stream(request)
+def stream_chat(endpoint: Endpoint, request: ChatRequest) -> ChatStream:
+    """Start a call: its text deltas as they arrive, then (aclose) how it ended."""
+    backend = demo if endpoint.is_demo else ollama if endpoint.kind == "ollama" else openai
+    call = Call(backend.KIND, endpoint, request)
+    return ChatStream(call, backend.stream(call))
 
 
-async def achat(request: ChatRequest) -> ChatResult:
-    """The whole answer as one ChatResult (the same streamed call, collected)."""
-    result = None
-    async for item in astream_chat(request):
-        if isinstance(item, ChatResult):
-            result = item
-    if result is None:  # pragma: no cover - every backend yields a result or raises
-        raise LLMError("The call ended without a result.", retryable=True)
-    return result
+async def achat(endpoint: Endpoint, request: ChatRequest) -> ChatResult:
+    """The whole call as one ChatResult."""
+    stream = stream_chat(endpoint, request)
+    async for _ in stream:
+        pass
+    return await stream.aclose()
 
 
-def chat(request: ChatRequest) -> ChatResult:
+def chat(endpoint: Endpoint, request: ChatRequest) -> ChatResult:
     """Sync entry point; uses its own short-lived client (it may run on a loop of its own)."""
-    return async_to_sync(_achat_private)(request)
+    return async_to_sync(_achat_private)(endpoint, request)
 
 
-async def _achat_private(request: ChatRequest) -> ChatResult:
+async def _achat_private(endpoint: Endpoint, request: ChatRequest) -> ChatResult:
     async with private_clients():
-        return await achat(request)
+        return await achat(endpoint, request)

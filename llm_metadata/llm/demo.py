@@ -1,15 +1,14 @@
-"""The offline demo model, used only when API_URL is unset: a short, clearly labelled reply."""
+"""The offline demo model, used only when no URL is set: a short, clearly labelled reply."""
 
 from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
-from time import perf_counter
+from collections.abc import AsyncGenerator
 
 from .calls import Call
 from .context import file_text_chars
-from .types import ChatRequest, ChatResult
+from .types import CANCELLED, ChatRequest
 
 KIND = "demo"
 NAME = "demo"
@@ -30,22 +29,19 @@ def reply_for(request: ChatRequest) -> str:
     )
 
 
-async def stream(request: ChatRequest) -> AsyncIterator[str | ChatResult]:
+async def stream(call: Call) -> AsyncGenerator[str, None]:
     """Streams the reply word by word; its tokens are those words, so it reports their count."""
-    call = Call(KIND, request)
-    pieces = _PIECES.findall(reply_for(request))
-    sent = pieces[: request.max_tokens]
+    pieces = _PIECES.findall(reply_for(call.request))
+    sent = pieces[: call.request.max_tokens]
     try:
         for piece in sent:
             await asyncio.sleep(DELAY)
-            if call.first is None:
-                call.first = perf_counter()
-            call.parts.append(piece)
-            yield piece
-        yield call.result(
+            yield call.got(piece)
+        call.finish(
             model=NAME,
             completion_tokens=len(sent),
             finish_reason="length" if len(sent) < len(pieces) else "stop",
         )
     except BaseException as exc:
-        raise call.failed(exc)  # noqa: B904 (exc itself, or an LLMError chained to it)
+        if call.end(exc).status == CANCELLED:
+            raise

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from .types import ChatResult
-
 
 class LLMError(Exception):
-    """A failed call: `.message` for the user, `.retryable`, and `.partial` (text before it)."""
+    """A failed call: `.message` for the user, and `.retryable` (trying again may help)."""
 
-    def __init__(
-        self, message: str, *, retryable: bool = False, partial: ChatResult | None = None
-    ) -> None:
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
         super().__init__(message)
         self.message = message
         self.retryable = retryable
-        self.partial = partial
 
     def __str__(self) -> str:
         return self.message
+
+
+class PastDeadline(Exception):
+    """The answer's whole-duration deadline (`Endpoint.max_duration`) has passed."""

@@ -1,20 +1,22 @@
-"""Ollama's native chat: `POST {API_URL}/api/chat`, streamed as NDJSON (one JSON object a line)."""
+"""Ollama's native chat: `POST {url}/api/chat`, streamed as NDJSON (one JSON object a line)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from time import perf_counter
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import orjson
-from asgiref.sync import sync_to_async
 
-from .calls import Call, ended_early, protocol_error
+from .calls import Call, ended_early, media_type, protocol_error
+from .endpoint import Endpoint
 from .errors import LLMError
-from .transport import open_stream, scrub
-from .types import ChatRequest, ChatResult
+from .lines import read_lines
+from .transport import open_stream
+from .types import CANCELLED, ChatRequest
 
 KIND = "ollama"
+PATH = "/api/chat"
+MEDIA_TYPES = ("application/x-ndjson", "application/json")
 # Ollama's timings and counts, kept as the raw usage record.
 RAW_FIELDS = (
     "done_reason",
@@ -27,7 +29,7 @@ RAW_FIELDS = (
 )
 
 
-def request_body(request: ChatRequest, context_length: int) -> bytes:
+def request_body(request: ChatRequest) -> bytes:
     """`num_ctx` is set explicitly: Ollama's small default silently drops early messages."""
     return orjson.dumps(
         {
@@ -39,81 +41,65 @@ def request_body(request: ChatRequest, context_length: int) -> bytes:
                 "top_k": request.top_k,
                 "top_p": request.top_p,
                 "num_predict": request.max_tokens,
-                "num_ctx": context_length,
+                "num_ctx": request.context_length,
             },
         }
     )
 
 
-async def stream(request: ChatRequest) -> AsyncIterator[str | ChatResult]:
-    """Text deltas as they arrive, then one ChatResult; every failure raised as LLMError."""
-    call = Call(KIND, request)
-    parts = call.parts
-    loads = orjson.loads
+async def stream(call: Call) -> AsyncGenerator[str, None]:
+    """Text deltas as they arrive; `call` decides and records how the call ended."""
     final: dict[str, Any] | None = None
     try:
-        context_length = request.context_length or await _context_length(request.model)
-        body = request_body(request, context_length)
-        async with open_stream("/api/chat", body, model=request.model) as response:
-            ctype = response.headers.get("content-type", "")
-            if not ctype.startswith(("application/x-ndjson", "application/json")):
-                raise protocol_error(KIND, f"a {ctype.split(';')[0] or 'untyped'} body")
-            tail = b""
-            async for chunk in response.aiter_bytes():
-                if tail:
-                    chunk = tail + chunk
-                lines = chunk.split(b"\n")
-                tail = lines.pop()
-                for line in lines:
-                    if not line or line.isspace():
-                        continue
-                    obj = loads(line)
-                    if "error" in obj:
-                        raise stream_error(obj["error"])
-                    message = obj.get("message")
-                    if message:
-                        content = message.get("content")
-                        if content:
-                            if call.first is None:
-                                call.first = perf_counter()
-                            parts.append(content)
-                            yield content
-                    if obj.get("done"):
-                        final = obj
-            if tail.strip():
-                final = _last_line(loads(tail), final)
-        if final is None:
-            raise ended_early()
-        prompt, completion = final.get("prompt_eval_count"), final.get("eval_count")
-        yield call.result(
-            model=final.get("model"),
-            prompt_tokens=prompt,
-            completion_tokens=completion,
-            total_tokens=None if prompt is None or completion is None else prompt + completion,
-            finish_reason=final.get("done_reason"),
-            raw_usage={name: final[name] for name in RAW_FIELDS if name in final},
-        )
+        body = request_body(call.request)
+        async with open_stream(
+            call.endpoint, PATH, body, model=call.request.model, deadline=call.deadline
+        ) as response:
+            if media_type(response) not in MEDIA_TYPES:
+                raise protocol_error(KIND, f"a {media_type(response) or 'untyped'} body")
+            async for line in read_lines(response.aiter_bytes(), call.deadline):
+                record = _record(call.endpoint, line)
+                if record is None:
+                    continue
+                message = record.get("message")
+                if message and message.get("content"):
+                    yield call.got(message["content"])
+                if record.get("done"):
+                    final = record
+        call.finish(**_ending(final))
     except BaseException as exc:
-        raise call.failed(exc)  # noqa: B904 (exc itself, or an LLMError chained to it)
+        if call.end(exc).status == CANCELLED:
+            raise
 
 
-def _last_line(obj: dict[str, Any], final: dict[str, Any] | None) -> dict[str, Any] | None:
-    """A last line without its newline: an error, or the final record."""
-    if "error" in obj:
-        raise stream_error(obj["error"])
-    return obj if obj.get("done") else final
+def _record(endpoint: Endpoint, line: bytes) -> dict[str, Any] | None:
+    """One line's JSON object (None for a blank line); LLMError for an error line."""
+    if not line or line.isspace():
+        return None
+    record = orjson.loads(line)
+    if "error" in record:
+        raise stream_error(endpoint, record["error"])
+    return record
 
 
-async def _context_length(model: str) -> int:
-    from .registry import profile_for
+def _ending(final: dict[str, Any] | None) -> dict[str, Any]:
+    """The final record's counts and reason; LLMError when the stream ended without it."""
+    if final is None:
+        raise ended_early()
+    prompt, completion = final.get("prompt_eval_count"), final.get("eval_count")
+    return {
+        "model": final.get("model"),
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": None if prompt is None or completion is None else prompt + completion,
+        "finish_reason": final.get("done_reason"),
+        "raw_usage": {name: final[name] for name in RAW_FIELDS if name in final},
+    }
 
-    profile = await sync_to_async(profile_for)(model)
-    return profile.context_length
 
-
-def stream_error(error: Any) -> LLMError:
+def stream_error(endpoint: Endpoint, error: Any) -> LLMError:
     """An `{"error": "..."}` line inside a 200 answer."""
     return LLMError(
-        f"The endpoint reported an error: {scrub(str(error))[:300] or 'no details'}.",
+        f"The endpoint reported an error: {endpoint.redact(str(error))[:300] or 'no details'}.",
         retryable=True,
     )

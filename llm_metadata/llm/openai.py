@@ -1,24 +1,26 @@
-"""OpenAI-compatible chat completions: `POST {API_URL}/chat/completions`, streamed as SSE.
+"""OpenAI-compatible chat completions: `POST {url}/chat/completions`, streamed as SSE.
 
-The SSE parsing is inlined here because it runs once per token: it reads `data:` lines straight
-from the byte stream (comments, multi-line data, `event: error`, CR/LF/CRLF line ends handled),
-with no object per chunk beyond the decoded JSON; bench/llm_relay.py measures it.
+The SSE lines are read by `lines.sse_events` (shared line buffering, no object per chunk beyond
+the decoded JSON); bench/llm_relay.py measures the path against httpx-sse.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from time import perf_counter
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
+import httpx
 import orjson
 
-from .calls import Call, ended_early, protocol_error
+from .calls import Call, ended_early, media_type, protocol_error
+from .endpoint import Endpoint
 from .errors import LLMError
-from .transport import open_stream, scrub
-from .types import ChatRequest, ChatResult
+from .lines import sse_events
+from .transport import open_stream
+from .types import CANCELLED, ChatRequest
 
 KIND = "openai"
+PATH = "/chat/completions"
 
 
 def request_body(request: ChatRequest) -> bytes:
@@ -37,97 +39,77 @@ def request_body(request: ChatRequest) -> bytes:
     )
 
 
-async def stream(request: ChatRequest) -> AsyncIterator[str | ChatResult]:
-    """Text deltas as they arrive, then one ChatResult; every failure raised as LLMError."""
-    call = Call(KIND, request)
-    parts = call.parts
-    loads = orjson.loads
-    usage: dict[str, Any] | None = None
-    finish: str | None = None
-    model: str | None = None
-    done = False
+async def stream(call: Call) -> AsyncGenerator[str, None]:
+    """Text deltas as they arrive; `call` decides and records how the call ended."""
+    answer = _Answer(call.endpoint)
     try:
-        body = request_body(request)
-        async with open_stream("/chat/completions", body, model=request.model) as response:
-            ctype = response.headers.get("content-type", "")
-            if ctype.startswith("application/json"):
-                # A server that ignored `stream: true` answers with one completion object.
-                data = loads(await response.aread())
-                if "error" in data:
-                    raise stream_error(data)
-                choice = data["choices"][0]
-                text = choice["message"].get("content") or ""
+        body = request_body(call.request)
+        async with open_stream(
+            call.endpoint, PATH, body, model=call.request.model, deadline=call.deadline
+        ) as response:
+            async for event, data in _events(call, response):
+                text = answer.read(event, data)
                 if text:
-                    call.first = perf_counter()
-                    parts.append(text)
-                    yield text
-                yield call.result(
-                    model=data.get("model"),
-                    finish_reason=choice.get("finish_reason"),
-                    **usage_fields(data.get("usage")),
-                )
-                return
-            if not ctype.startswith("text/event-stream"):
-                raise protocol_error(KIND, f"a {ctype.split(';')[0] or 'untyped'} body")
-            event = b""
-            data_bytes: bytes | None = None
-            tail = b""
-            skip_lf = False
-            async for chunk in response.aiter_bytes():
-                if skip_lf:
-                    skip_lf = False
-                    if chunk[:1] == b"\n":
-                        chunk = chunk[1:]
-                if tail:
-                    chunk = tail + chunk
-                if b"\r" in chunk:
-                    skip_lf = chunk[-1:] == b"\r"
-                    chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-                lines = chunk.split(b"\n")
-                tail = lines.pop()
-                for line in lines:
-                    if line:
-                        if line[:5] == b"data:":
-                            value = line[6:] if line[5:6] == b" " else line[5:]
-                            data_bytes = value if data_bytes is None else data_bytes + b"\n" + value
-                        elif line[:6] == b"event:":
-                            event = line[6:].strip()
-                        continue  # comments (":...") and id/retry fields are ignored
-                    if data_bytes is None:
-                        event = b""
-                        continue
-                    if data_bytes == b"[DONE]":
-                        done = True
-                    else:
-                        obj = loads(data_bytes)
-                        if event == b"error" or "error" in obj:
-                            raise stream_error(obj)
-                        choices = obj.get("choices")
-                        if choices:
-                            choice = choices[0]
-                            delta = choice.get("delta")
-                            if delta:
-                                content = delta.get("content")
-                                if content:
-                                    if call.first is None:
-                                        call.first = perf_counter()
-                                    parts.append(content)
-                                    yield content
-                            if choice.get("finish_reason"):
-                                finish = choice["finish_reason"]
-                        if obj.get("usage"):
-                            usage = obj["usage"]
-                        if model is None:
-                            model = obj.get("model")
-                    data_bytes = None
-                    event = b""
-            if tail.strip() == b"data: [DONE]" or data_bytes == b"[DONE]":
-                done = True  # the last event lacked its blank line; accept it
-        if not done and finish is None:
-            raise ended_early()
-        yield call.result(model=model, finish_reason=finish, **usage_fields(usage))
+                    yield call.got(text)
+        call.finish(**answer.ending())
     except BaseException as exc:
-        raise call.failed(exc)  # noqa: B904 (exc itself, or an LLMError chained to it)
+        if call.end(exc).status == CANCELLED:
+            raise
+
+
+def _events(call: Call, response: httpx.Response) -> AsyncIterator[tuple[bytes, bytes]]:
+    """(event, data) of each server-sent event; a whole JSON completion as one event."""
+    ctype = media_type(response)
+    if ctype == "text/event-stream":
+        return sse_events(response.aiter_bytes(), call.deadline)
+    if ctype == "application/json":  # a server that ignored `stream: true`
+        return _whole(response)
+    raise protocol_error(KIND, f"a {ctype or 'untyped'} body")
+
+
+async def _whole(response: httpx.Response) -> AsyncIterator[tuple[bytes, bytes]]:
+    yield b"", await response.aread()
+    yield b"", b"[DONE]"
+
+
+class _Answer:
+    """What the events say besides the text: model, finish reason, usage, and the end."""
+
+    __slots__ = ("done", "endpoint", "finish", "model", "usage")
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+        self.done = False
+        self.finish: str | None = None
+        self.model: str | None = None
+        self.usage: dict[str, Any] | None = None
+
+    def read(self, event: bytes, data: bytes) -> str | None:
+        """The event's text (a streamed delta, or a whole message); notes the rest."""
+        if data == b"[DONE]":
+            self.done = True
+            return None
+        record = orjson.loads(data)
+        if event == b"error" or "error" in record:
+            raise stream_error(self.endpoint, record)
+        if self.model is None:
+            self.model = record.get("model")
+        if record.get("usage"):
+            self.usage = record["usage"]
+        choices = record.get("choices")
+        if not choices:
+            return None
+        choice = choices[0]
+        if choice.get("finish_reason"):
+            self.finish = choice["finish_reason"]
+        message = choice.get("delta") or choice.get("message")
+        return message.get("content") if message else None
+
+    def ending(self) -> dict[str, Any]:
+        """The final record's fields; LLMError when the stream ended without one."""
+        if not self.done and self.finish is None:
+            raise ended_early()
+        return {"model": self.model, "finish_reason": self.finish, **usage_fields(self.usage)}
 
 
 def usage_fields(usage: dict[str, Any] | None) -> dict[str, Any]:
@@ -142,11 +124,11 @@ def usage_fields(usage: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def stream_error(obj: Any) -> LLMError:
+def stream_error(endpoint: Endpoint, obj: Any) -> LLMError:
     """An `{"error": ...}` record (or `event: error`) inside a 200 answer."""
     error = obj.get("error", obj) if isinstance(obj, dict) else obj
     message = error.get("message", "") if isinstance(error, dict) else str(error)
     return LLMError(
-        f"The endpoint reported an error: {scrub(str(message))[:300] or 'no details'}.",
+        f"The endpoint reported an error: {endpoint.redact(str(message))[:300] or 'no details'}.",
         retryable=True,
     )

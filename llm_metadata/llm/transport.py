@@ -15,13 +15,14 @@ import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
+from time import perf_counter
 from urllib.parse import urlsplit
 from weakref import WeakKeyDictionary
 
 import httpx
 import orjson
-from django.conf import settings
 
+from .endpoint import Endpoint
 from .errors import LLMError
 
 logger = logging.getLogger(__name__)
@@ -31,13 +32,9 @@ MAX_RETRIES = 2  # for HTTP 429 only
 RETRY_BASE_DELAY = 0.5
 RETRY_AFTER_CAP = 10.0
 
-_ClientKey = tuple[str, str, float]
-_pools: WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_ClientKey, httpx.AsyncClient]] = (
-    WeakKeyDictionary()
-)
-_private_pool: ContextVar[dict[_ClientKey, httpx.AsyncClient] | None] = ContextVar(
-    "llm_private_pool", default=None
-)
+_Pool = dict[Endpoint, httpx.AsyncClient]
+_pools: WeakKeyDictionary[asyncio.AbstractEventLoop, _Pool] = WeakKeyDictionary()
+_private_pool: ContextVar[_Pool | None] = ContextVar("llm_private_pool", default=None)
 _MODEL_MISSING = re.compile(
     r"model.{0,200}(not found|does not exist|not exist|unknown|not available|no such)"
     r"|(unknown|invalid|no such) model",
@@ -51,43 +48,45 @@ _DNS_HINTS = (
 )
 
 
-def endpoint_headers() -> dict[str, str]:
+def endpoint_headers(endpoint: Endpoint) -> dict[str, str]:
     """Headers every call carries; the key goes only here, never into a log line."""
     headers = {"User-Agent": "llm-metadata"}
-    if settings.API_KEY:
-        headers["Authorization"] = f"Bearer {settings.API_KEY}"
+    if endpoint.key:
+        headers["Authorization"] = f"Bearer {endpoint.key}"
     return headers
 
 
-def timeout() -> httpx.Timeout:
-    """API_TIMEOUT bounds the wait for the first byte and every stall between chunks."""
-    seconds = settings.API_TIMEOUT
+def timeout(endpoint: Endpoint) -> httpx.Timeout:
+    """`endpoint.timeout` bounds the wait for the first byte and every stall between chunks
+    (and no wait is longer than the whole answer may take)."""
+    seconds = min(endpoint.timeout, endpoint.max_duration)
     return httpx.Timeout(seconds, connect=min(seconds, CONNECT_TIMEOUT))
 
 
 @functools.cache
-def _ssl_context() -> ssl.SSLContext:
+def ssl_context() -> ssl.SSLContext:
     """One TLS context for every client: building one loads the CA bundle (30 ms a client)."""
     return httpx.create_ssl_context()
 
 
-def get_client() -> httpx.AsyncClient:
-    """The shared client for the configured endpoint on the running event loop."""
+def get_client(endpoint: Endpoint) -> httpx.AsyncClient:
+    """The shared client for `endpoint` on the running event loop."""
     pool = _private_pool.get()
     if pool is None:
         loop = asyncio.get_running_loop()
         pool = _pools.get(loop)
         if pool is None:
             pool = _pools[loop] = {}
-    key = (settings.API_URL, settings.API_KEY, settings.API_TIMEOUT)
-    client = pool.get(key)
+    client = pool.get(endpoint)
     if client is None or client.is_closed:
-        client = pool[key] = httpx.AsyncClient(
-            base_url=settings.API_URL,
-            headers=endpoint_headers(),
-            timeout=timeout(),
+        client = pool[endpoint] = httpx.AsyncClient(
+            base_url=endpoint.base_url,
+            auth=endpoint.auth,
+            params=endpoint.params,
+            headers=endpoint_headers(endpoint),
+            timeout=timeout(endpoint),
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
-            verify=_ssl_context(),
+            verify=ssl_context(),
         )
     return client
 
@@ -102,7 +101,7 @@ async def aclose_clients() -> None:
 @asynccontextmanager
 async def private_clients() -> AsyncIterator[None]:
     """Give the calls inside their own clients, closed on exit (for the sync entry point)."""
-    pool: dict[_ClientKey, httpx.AsyncClient] = {}
+    pool: _Pool = {}
     token = _private_pool.set(pool)
     try:
         yield
@@ -113,9 +112,14 @@ async def private_clients() -> AsyncIterator[None]:
 
 
 @asynccontextmanager
-async def open_stream(path: str, body: bytes, *, model: str) -> AsyncIterator[httpx.Response]:
-    """POST `body` to the endpoint and hand over a 2xx streaming response (429 retried twice)."""
-    client = get_client()
+async def open_stream(
+    endpoint: Endpoint, path: str, body: bytes, *, model: str, deadline: float
+) -> AsyncIterator[httpx.Response]:
+    """POST `body` to the endpoint and hand over a 2xx streaming response.
+
+    HTTP 429 is retried twice, unless waiting would pass `deadline` (a perf_counter time).
+    """
+    client = get_client(endpoint)
     headers = {"Content-Type": "application/json"}
     attempt = 0
     while True:
@@ -124,17 +128,19 @@ async def open_stream(path: str, body: bytes, *, model: str) -> AsyncIterator[ht
                 client.build_request("POST", path, content=body, headers=headers), stream=True
             )
         except httpx.HTTPError as exc:
-            raise map_exception(exc) from exc
+            raise map_exception(endpoint, exc) from exc
         if response.status_code != 429 or attempt >= MAX_RETRIES:
             break
         delay = retry_delay(response, attempt)
+        if perf_counter() + delay > deadline:
+            break
         await response.aclose()
         logger.debug("llm endpoint answered 429; retry %d in %.2fs", attempt + 1, delay)
         await asyncio.sleep(delay)
         attempt += 1
     try:
         if response.status_code >= 400:
-            raise await status_error(response, model=model)
+            raise await status_error(endpoint, response, model=model)
         yield response
     finally:
         await response.aclose()
@@ -148,27 +154,23 @@ def retry_delay(response: httpx.Response, attempt: int) -> float:
         return RETRY_BASE_DELAY * 2**attempt
 
 
-async def status_error(response: httpx.Response, *, model: str) -> LLMError:
+async def status_error(endpoint: Endpoint, response: httpx.Response, *, model: str) -> LLMError:
     """The LLMError for an HTTP error status of a streamed response."""
     try:
         raw = await response.aread()
     except httpx.HTTPError:
         raw = b""
-    return error_for_status(response.status_code, raw, path=response.request.url.path, model=model)
+    return error_for_status(endpoint, response.status_code, raw, response.request, model=model)
 
 
-def status_error_sync(response: httpx.Response, *, model: str) -> LLMError:
-    """The LLMError for an HTTP error status of a read response."""
-    return error_for_status(
-        response.status_code, response.content, path=response.request.url.path, model=model
-    )
-
-
-def error_for_status(status: int, raw: bytes, *, path: str, model: str) -> LLMError:
+def error_for_status(
+    endpoint: Endpoint, status: int, raw: bytes, request: httpx.Request, *, model: str = ""
+) -> LLMError:
     """Map a status and the endpoint's own error text (if any) to a message for the user."""
-    detail, code = error_detail(raw)
+    path = request.url.path
+    detail, code = error_detail(endpoint, raw)
     if status in (401, 403):
-        hint = "" if settings.API_KEY else " (no API_KEY is set)"
+        hint = "" if endpoint.key else " (no API_KEY is set)"
         return LLMError(f"The endpoint refused the API key{hint} (HTTP {status}).")
     if status in (400, 404, 422) and (code == "model_not_found" or _MODEL_MISSING.search(detail)):
         return LLMError(f"Model {model} is not available at the endpoint.")
@@ -186,7 +188,7 @@ def error_for_status(status: int, raw: bytes, *, path: str, model: str) -> LLMEr
     return LLMError(f"The endpoint rejected the request (HTTP {status}{suffix}).")
 
 
-def error_detail(raw: bytes) -> tuple[str, str]:
+def error_detail(endpoint: Endpoint, raw: bytes) -> tuple[str, str]:
     """(message, code) out of an `{"error": ...}` body; ("", "") for anything else (HTML)."""
     try:
         data = orjson.loads(raw)
@@ -199,18 +201,13 @@ def error_detail(raw: bytes) -> tuple[str, str]:
         message, code = error.get("message") or "", error.get("code") or ""
     else:
         message, code = error or "", ""
-    return scrub(str(message))[:300], str(code)
+    return endpoint.redact(str(message))[:300], str(code)
 
 
-def scrub(text: str) -> str:
-    """Remove the API key from text the endpoint sent back, should it echo it."""
-    return text.replace(settings.API_KEY, "***") if settings.API_KEY else text
-
-
-def map_exception(exc: Exception, *, during_answer: bool = False) -> LLMError:
+def map_exception(endpoint: Endpoint, exc: Exception, *, during_answer: bool = False) -> LLMError:
     """The LLMError for a transport failure (refused, DNS, timeout, cut connection)."""
-    where = _where()
-    seconds = f"{settings.API_TIMEOUT:g}"
+    where = endpoint.where
+    seconds = f"{min(endpoint.timeout, endpoint.max_duration):g}"
     if isinstance(exc, httpx.ConnectTimeout):
         return LLMError(f"Cannot connect to the endpoint at {where}: timed out.", retryable=True)
     if isinstance(exc, httpx.PoolTimeout):
@@ -225,7 +222,7 @@ def map_exception(exc: Exception, *, during_answer: bool = False) -> LLMError:
     if isinstance(exc, httpx.ConnectError):
         if _is_dns_failure(exc):
             return LLMError(
-                f"Cannot find the endpoint's host {urlsplit(settings.API_URL).hostname} "
+                f"Cannot find the endpoint's host {urlsplit(endpoint.base_url).hostname} "
                 "(DNS lookup failed); check API_URL."
             )
         if _in_chain(exc, ConnectionRefusedError) or "refused" in str(exc).lower():
@@ -242,11 +239,6 @@ def map_exception(exc: Exception, *, during_answer: bool = False) -> LLMError:
             )
         return LLMError("The endpoint closed the connection without answering.", retryable=True)
     return LLMError(f"The call to the endpoint failed: {type(exc).__name__}.", retryable=True)
-
-
-def _where() -> str:
-    parts = urlsplit(settings.API_URL)
-    return parts.netloc or settings.API_URL
 
 
 def _in_chain(exc: BaseException, kind: type[BaseException]) -> bool:

@@ -1,17 +1,19 @@
-"""The two records the rest of the app sees: what to ask, and what came back."""
+"""The records the rest of the app sees: what to ask, and how the call ended."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+OK = "ok"
+ERROR = "error"
+CANCELLED = "cancelled"
+
 
 @dataclass(frozen=True, slots=True)
 class ChatRequest:
-    """One call: model, the fitted messages ({"role", "content"} dicts) and sampling parameters.
-
-    `context_length` is optional: when None the Ollama backend reads it from the model's profile.
-    """
+    """One call: model, the fitted messages ({"role", "content"} dicts), sampling parameters, and
+    the model's context length in tokens (sent to Ollama as `num_ctx`)."""
 
     model: str
     messages: list[dict[str, str]]
@@ -19,12 +21,18 @@ class ChatRequest:
     top_k: int
     top_p: float
     max_tokens: int
-    context_length: int | None = None
+    context_length: int
 
 
 @dataclass(slots=True)
 class ChatResult:
-    """The final record of a call; token counts are the endpoint's own (None when not reported)."""
+    """How a call ended and what it produced, decided in one place (`calls.Call.end`).
+
+    `status` is "ok", "error" (then `error` is a message fit for the user, and `retryable`
+    says whether trying again may help) or "cancelled" (stopped by its caller). `text` is the
+    whole answer, or what arrived before the failure or the stop. Token counts are the
+    endpoint's own (None when it reported none, and after a failure or a stop).
+    """
 
     text: str
     model: str
@@ -35,3 +43,6 @@ class ChatResult:
     time_to_first_token: float | None = None
     finish_reason: str | None = None
     raw_usage: dict[str, Any] | None = None
+    status: str = OK
+    error: str = ""
+    retryable: bool = False

@@ -26,7 +26,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from .. import record, selectors, services
+from .. import catalog, record, selectors, services
 from ..files import ACCEPT, LABEL
 from ..forms import ChatForm, initial_for, model_options
 from ..models import Conversation, Message
@@ -107,9 +107,11 @@ def _render_page(
 @login_required
 def ask(request: HttpRequest) -> HttpResponse:
     """GET: the current conversation and the form. POST (no JavaScript): one turn, then redirect."""
+    offered = catalog.offered_models()
     if request.method != "POST":
-        return _render_page(request, _conversation_from_request(request, None), ChatForm())
-    form = ChatForm(request.POST, request.FILES)
+        conversation = _conversation_from_request(request, None)
+        return _render_page(request, conversation, ChatForm(offered=offered))
+    form = ChatForm(request.POST, request.FILES, offered=offered)
     conversation = _conversation_from_request(request, form)
     if not form.is_valid():
         return _render_page(request, conversation, form, status=400)
@@ -152,7 +154,7 @@ def _message_html(request: HttpRequest, message: Message) -> str:
 
 def _prepare(request: HttpRequest) -> dict[str, list[str]] | tuple[services.Turn, bytes]:
     """Validate the form and save the question: (turn, meta event), or the form's errors."""
-    form = ChatForm(request.POST, request.FILES)
+    form = ChatForm(request.POST, request.FILES, offered=catalog.offered_models())
     conversation = _conversation_from_request(request, form)
     if not form.is_valid():
         return form.error_dict()

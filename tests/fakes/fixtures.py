@@ -12,10 +12,8 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from django.core.cache import cache
 
-from .server import FakeServer
+from .server import TEST_TIMEOUT, FakeServer
 from .state import FakeState
-
-TEST_TIMEOUT = 2.0
 
 
 @pytest.fixture(scope="session")
@@ -32,14 +30,22 @@ def _fake_ollama_server() -> Iterator[FakeServer]:
     server.stop()
 
 
+def _settle() -> None:
+    """Let a model-list refresh still running finish, then forget every cached list."""
+    from llm_metadata.catalog import join_refresh
+
+    join_refresh(10)
+    cache.clear()
+
+
 def _use(server: FakeServer, settings) -> FakeServer:
+    _settle()
     server.state.reset()
     settings.API_URL = server.url
     settings.API_KIND = server.state.kind
     settings.API_KEY = ""
     settings.API_MODELS = []
     settings.API_TIMEOUT = TEST_TIMEOUT
-    cache.clear()
     return server
 
 
@@ -47,14 +53,14 @@ def _use(server: FakeServer, settings) -> FakeServer:
 def fake_openai(_fake_openai_server: FakeServer, settings) -> Iterator[FakeServer]:
     """The fake OpenAI-compatible server, configured as the endpoint."""
     yield _use(_fake_openai_server, settings)
-    cache.clear()
+    _settle()
 
 
 @pytest.fixture
 def fake_ollama(_fake_ollama_server: FakeServer, settings) -> Iterator[FakeServer]:
     """The fake Ollama server, configured as the endpoint."""
     yield _use(_fake_ollama_server, settings)
-    cache.clear()
+    _settle()
 
 
 @pytest.fixture
@@ -85,3 +91,19 @@ def llm_log(caplog) -> Iterator[pytest.LogCaptureFixture]:
     logger.addHandler(caplog.handler)
     yield caplog
     logger.removeHandler(caplog.handler)
+
+
+@pytest.fixture
+def broken_reader(monkeypatch) -> None:
+    """A bug in the OpenAI backend: reading its second token raises RuntimeError."""
+    from llm_metadata.llm import openai
+
+    read = openai._Answer.read
+
+    def broken(self: openai._Answer, event: bytes, data: bytes) -> str | None:
+        text = read(self, event, data)
+        if text == " capital":
+            raise RuntimeError("a bug")
+        return text
+
+    monkeypatch.setattr(openai._Answer, "read", broken)

@@ -16,6 +16,7 @@ NDJSON = b"application/x-ndjson"
 JSON = b"application/json"
 HTML_PAGE = b"<!doctype html><html><body><h1>Welcome to nginx!</h1></body></html>"
 FOREVER = 3600.0
+KEEPALIVE = {"openai": b": keep-alive\n\n", "ollama": b"\n"}
 
 
 class Cut(Exception):
@@ -74,6 +75,8 @@ async def handle(
     if state.api_key and headers.get("authorization") != f"Bearer {state.api_key}":
         return await _error(state, 401, "Incorrect API key provided.", reply)
     if method == "GET" and path == ("/v1/models" if openai else "/api/tags"):
+        if state.list_delay:
+            await reply.wait(state.list_delay)
         if openai:
             data = {"object": "list", "data": [{"id": m, "object": "model"} for m in state.models]}
         else:
@@ -142,6 +145,9 @@ async def _failure_after_two(state: FakeState, reply: Reply, error_record: bytes
     if state.mode == "stall":
         await reply.wait(FOREVER)
         return True
+    if state.mode == "keepalive":
+        while True:  # until the client goes away (ClientGone)
+            await reply.chunk(KEEPALIVE[state.kind], state.delay or 0.1)
     if state.mode == "bad_json":
         await reply.chunk(b"data: {not json\n\n" if state.kind == "openai" else b"{not json\n")
         await reply.end()

@@ -24,6 +24,7 @@ from . import protocols
 from .state import MODES, FakeState
 
 Scope = dict[str, Any]
+TEST_TIMEOUT = 2.0  # seconds: what tests give API_TIMEOUT, so that failures come quickly
 
 
 class FakeApp:
@@ -47,7 +48,13 @@ class FakeApp:
         except orjson.JSONDecodeError:
             body = raw.decode("utf-8", "replace")
         self.state.requests.append(
-            {"method": scope["method"], "path": scope["path"], "headers": headers, "body": body}
+            {
+                "method": scope["method"],
+                "path": scope["path"],
+                "query": scope["query_string"].decode("latin-1"),
+                "headers": headers,
+                "body": body,
+            }
         )
         gone = asyncio.Event()
         watcher = asyncio.create_task(_watch_disconnect(receive, gone))
@@ -93,6 +100,13 @@ class FakeServer:
         """The API_URL to configure: with /v1 for openai, bare for ollama."""
         suffix = "/v1" if self.state.kind == "openai" else ""
         return f"http://127.0.0.1:{self.port}{suffix}"
+
+    def endpoint(self, **changes: Any) -> Any:
+        """This server as an `llm.Endpoint` (short timeout), with `changes` applied."""
+        from llm_metadata.llm import Endpoint
+
+        fields = {"url": self.url, "kind": self.state.kind, "timeout": TEST_TIMEOUT}
+        return Endpoint(**(fields | changes))
 
     def start(self) -> FakeServer:
         self.thread.start()

@@ -18,6 +18,7 @@ MODES = (
     "cut",  # two tokens, then the connection is dropped mid-body
     "end_early",  # two tokens, then a clean end without the final record
     "stall",  # two tokens, then silence until the client goes away
+    "keepalive",  # two tokens, then only keep-alives (SSE comments, blank NDJSON lines) forever
     "hang",  # never send the response headers
     "raw",  # send `raw_chunks` verbatim as a 200 of type `raw_type`
 )
@@ -31,7 +32,8 @@ class FakeState:
     mode: str = "ok"
     reply: str = "The capital of France is Paris."
     tokens: int | None = None  # when set: a reply of that many lorem tokens
-    delay: float = 0.0  # seconds between streamed records
+    delay: float = 0.0  # seconds between streamed records (and keep-alives)
+    list_delay: float = 0.0  # seconds before the model list is answered
     status: int = 500
     rate_limits: int = 99
     usage: bool = True  # openai: send the usage chunk when stream_options asks for it
@@ -56,6 +58,6 @@ class FakeState:
 
     @property
     def last(self) -> dict[str, Any]:
-        """The last chat request received: {"method", "path", "headers", "body"}."""
+        """The last chat request received: {"method", "path", "query", "headers", "body"}."""
         chats = [r for r in self.requests if r["path"].endswith(("/chat/completions", "/api/chat"))]
         return chats[-1]

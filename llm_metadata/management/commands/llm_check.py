@@ -4,20 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 
-from llm_metadata.llm import (
-    ChatRequest,
-    LLMError,
-    available_models,
-    chat,
-    default_model,
-    endpoint_models,
-    is_demo,
-    profile_for,
-)
+from llm_metadata.catalog import available_models, default_model, endpoint, profile_for
+from llm_metadata.llm import ChatRequest, LLMError, chat, list_models
 from llm_metadata.models import ModelProfile
 
 
@@ -37,15 +28,16 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         out = self.stdout.write
-        if is_demo():
+        target = endpoint()
+        if target.is_demo:
             out("Endpoint: none (API_URL is unset), so the offline demo model answers.")
             out("Set API_URL (and API_KIND, API_KEY where needed) to use a real model.")
         else:
-            out(f"Endpoint: {settings.API_URL}")
-            out(f"Kind: {settings.API_KIND}")
-            out(f"API key: {'set' if settings.API_KEY else 'not set'}")
+            out(f"Endpoint: {target.display_url}")
+            out(f"Kind: {target.kind}")
+            out(f"API key: {'set' if target.key else 'not set'}")
             try:
-                listed = endpoint_models()
+                listed = list_models(target)
                 out(f"Models at the endpoint: {', '.join(listed) or 'none listed'}")
             except LLMError as exc:
                 out(self.style.WARNING(f"Model list unavailable: {exc.message}"))
@@ -69,10 +61,9 @@ class Command(BaseCommand):
             context_length=profile.context_length,
         )
         out(f"Calling {model} ...")
-        try:
-            result = chat(request)
-        except LLMError as exc:
-            raise CommandError(f"The call failed: {exc.message}") from exc
+        result = chat(target, request)
+        if result.error:
+            raise CommandError(f"The call failed: {result.error}")
         out(f"Reply: {result.text.strip()}")
         out(
             f"Tokens: prompt {_count(result.prompt_tokens)}, "

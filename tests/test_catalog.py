@@ -1,14 +1,29 @@
-"""Models offered: API_MODELS, else the endpoint's list (cached), else the seed's three."""
+"""The catalogue: models offered (API_MODELS, else the endpoint's list, else the seed's three)."""
 
 from __future__ import annotations
 
-import pytest
+import time
 
-from llm_metadata.llm import default_model, is_demo, model_choices, profile_for
-from llm_metadata.llm.registry import FALLBACK_MODELS, available_models, offered_models
+import pytest
+from django.core.cache import cache
+
+from llm_metadata import catalog
+from llm_metadata.catalog import (
+    FALLBACK_MODELS,
+    available_models,
+    default_model,
+    is_demo,
+    join_refresh,
+    offered_models,
+    profile_for,
+)
 from llm_metadata.models import ModelProfile
 
 pytestmark = pytest.mark.django_db
+
+
+def model_choices() -> list[tuple[str, str]]:
+    return [(model.name, model.label) for model in offered_models()]
 
 
 def test_it_offers_only_the_demo_model_without_an_endpoint(demo_endpoint):
@@ -85,3 +100,68 @@ def test_it_gives_the_demo_model_its_saved_profile(demo_endpoint):
     saved = ModelProfile.objects.create(name="demo", default_top_k=5, enabled=False)
     (offered,) = offered_models()
     assert (offered.name, offered.profile) == ("demo", saved)
+
+
+def listings(fake) -> int:
+    return sum(r["method"] == "GET" for r in fake.state.requests)
+
+
+def age_the_list() -> None:
+    """Make the cached list stale, as if LIST_FRESH_SECONDS had passed."""
+    key = catalog._list_key(catalog.endpoint())
+    cache.set(key, {**cache.get(key), "fresh_until": time.time() - 1})
+
+
+def test_it_serves_a_stale_list_at_once_and_refreshes_it_in_the_background(fake_openai):
+    assert available_models() == (["fake-small", "fake-large"], "endpoint")
+    age_the_list()
+    fake_openai.state.models = ["fake-new"]
+    fake_openai.state.list_delay = 0.5
+    started = time.monotonic()
+    assert available_models() == (["fake-small", "fake-large"], "endpoint")
+    assert time.monotonic() - started < 0.4  # not held up by the slow listing
+    join_refresh(5)
+    assert available_models() == (["fake-new"], "endpoint")
+    assert listings(fake_openai) == 2
+
+
+def test_it_runs_one_refresh_at_a_time(fake_openai):
+    available_models()
+    age_the_list()
+    fake_openai.state.list_delay = 0.5
+    for _ in range(5):
+        assert available_models()[0] == ["fake-small", "fake-large"]
+    join_refresh(5)
+    assert listings(fake_openai) == 2  # the first fill, then one refresh for five stale reads
+
+
+def test_it_keeps_the_last_good_list_when_a_refresh_fails(fake_openai, llm_log):
+    available_models()
+    age_the_list()
+    fake_openai.state.api_key = "sk-now-required"  # the listing gets 401 from here on
+    assert available_models() == (["fake-small", "fake-large"], "endpoint")
+    join_refresh(5)
+    assert available_models() == (["fake-small", "fake-large"], "endpoint")
+    assert listings(fake_openai) == 2  # the failed refresh is retried later, not on every read
+    assert "llm model list unavailable, offering the endpoint list" in llm_log.text
+
+
+def test_it_waits_a_bounded_time_for_the_first_list(fake_openai, monkeypatch):
+    monkeypatch.setattr(catalog, "FIRST_LIST_WAIT", 0.2)
+    fake_openai.state.list_delay = 1.0
+    started = time.monotonic()
+    assert available_models() == (FALLBACK_MODELS, "fallback")
+    assert time.monotonic() - started < 0.8
+    join_refresh(5)  # the fetch went on in the background; its list is served from now on
+    assert available_models() == (["fake-small", "fake-large"], "endpoint")
+    assert listings(fake_openai) == 1
+
+
+def test_a_page_does_not_wait_for_a_refresh(alice_client, fake_openai):
+    assert alice_client.get("/ask/").status_code == 200
+    age_the_list()
+    fake_openai.state.list_delay = 1.0
+    started = time.monotonic()
+    assert b"fake-small" in alice_client.get("/ask/").content
+    assert time.monotonic() - started < 0.8
+    join_refresh(5)
