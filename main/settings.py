@@ -272,6 +272,8 @@ API_TIMEOUT = env_float("API_TIMEOUT", 120.0)
 # --- Files ------------------------------------------------------------------------------------
 
 MAX_UPLOAD_MB = env_int("MAX_UPLOAD_MB", 30, minimum=1)
+# Text kept from one uploaded file (about 125,000 tokens); the rest is cut with a note.
+MAX_FILE_TEXT_CHARS = env_int("MAX_FILE_TEXT_CHARS", 500_000, minimum=1000)
 # Requests may carry the file plus the form; uploads above this go to a temporary file.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
