@@ -142,6 +142,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "llm_metadata.body_limit.BodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -271,10 +272,13 @@ API_TIMEOUT = env_float("API_TIMEOUT", 120.0)
 
 # --- Files ------------------------------------------------------------------------------------
 
+# A request body over MAX_UPLOAD_MB (+1 MB for the form's fields) is refused with 413 before it
+# is read (llm_metadata/body_limit.py). DATA_UPLOAD_MAX_MEMORY_SIZE caps only the fields (not
+# the files) that Django reads into memory; FILE_UPLOAD_MAX_MEMORY_SIZE is where an upload moves
+# from memory to a temporary file.
 MAX_UPLOAD_MB = env_int("MAX_UPLOAD_MB", 30, minimum=1)
 # Text kept from one uploaded file (about 125,000 tokens); the rest is cut with a note.
 MAX_FILE_TEXT_CHARS = env_int("MAX_FILE_TEXT_CHARS", 500_000, minimum=1000)
-# Requests may carry the file plus the form; uploads above this go to a temporary file.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or BASE_DIR / "media")

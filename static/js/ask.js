@@ -215,7 +215,7 @@
         headers: { Accept: "text/event-stream" },
       });
       const type = response.headers.get("Content-Type") || "";
-      if (response.status === 400 && type.includes("application/json")) {
+      if ((response.status === 400 || response.status === 413) && type.includes("application/json")) {
         const payload = await response.json();
         asked.remove();
         showFieldErrors(payload.errors || {});
