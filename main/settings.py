@@ -8,6 +8,7 @@ silently falling back to a default.
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from pathlib import Path
 from urllib.parse import urlparse
@@ -74,6 +75,21 @@ def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, got {value!r}")
     return value
+
+
+DOMAIN_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def env_domains(name: str) -> list[str]:
+    """A comma list of e-mail domains (example.com), lower-cased; refuses anything else."""
+    domains = [domain.lower() for domain in env_list(name)]
+    for domain in domains:
+        labels = domain.split(".")
+        if len(labels) < 2 or not all(DOMAIN_LABEL.match(label) for label in labels):
+            raise ImproperlyConfigured(
+                f"{name} must be a comma list of domains like example.com, got {domain!r}"
+            )
+    return domains
 
 
 def env_url(name: str) -> str:
@@ -172,6 +188,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "llm_metadata.context_processors.llm_endpoint",
+                "llm_metadata.context_processors.signup",
             ],
         },
     },
@@ -234,7 +251,16 @@ ACCOUNT_EMAIL_VERIFICATION = env_choice(
 )
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_LOGOUT_ON_GET = False
+# allauth counts these in Django's cache ("default"): per process with the local-memory cache,
+# shared by every worker and server once the cache is (REDIS_URL). /admin/login/ redirects here,
+# so the admin's login is limited too (main/urls.py).
 ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
+# Who may sign up (llm_metadata/accounts.py): open, or closed (only admins create accounts);
+# and, when set, only addresses at these domains (also for social signups).
+ACCOUNT_SIGNUP = env_choice("ACCOUNT_SIGNUP", "open", ("open", "closed"))
+SIGNUP_EMAIL_DOMAINS = env_domains("SIGNUP_EMAIL_DOMAINS")
+ACCOUNT_ADAPTER = "llm_metadata.accounts.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "llm_metadata.accounts.SocialAccountAdapter"
 
 SOCIALACCOUNT_PROVIDERS: dict[str, dict] = {}
 for _provider in ("google", "github"):
