@@ -11,9 +11,10 @@ from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from allauth.socialaccount.models import SocialApp
 from django import forms
 from django.conf import settings
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 
 
 def signup_open() -> bool:
@@ -46,7 +47,18 @@ class AccountAdapter(DefaultAccountAdapter):
         return email
 
 
+class ProviderNotConfigured(SocialApp.DoesNotExist, Http404):
+    """A provider's login URL (always routed) when the provider has no app: a 404, not a 500,
+    and still the exception type allauth's own code catches."""
+
+
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
+    def get_app(self, request: HttpRequest | None, provider: str, client_id: str | None = None):
+        try:
+            return super().get_app(request, provider, client_id)
+        except SocialApp.DoesNotExist:
+            raise ProviderNotConfigured(f"Sign-in with {provider} is not set up here.") from None
+
     def is_open_for_signup(self, request: HttpRequest, sociallogin: Any) -> bool:
         """A new account from a provider: signup open, and its address at an allowed domain
         (a provider that sends no address is refused when domains are set)."""
