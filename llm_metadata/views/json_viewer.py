@@ -53,7 +53,7 @@ def json_viewer(request: HttpRequest) -> HttpResponse:
         form = JsonUploadForm(request.POST, request.FILES)
         if form.is_valid():
             name = form.cleaned_data["json_file"].name
-            text = json_view.form_text(form.raw, form.document)
+            text = json_view.form_text(form.raw, form.document, form.compact)
             if not json_view.fits_in_page(text):
                 text = ""  # the page offers the upload form's own download button instead
             return _render(request, form, form.document, name, download_text=text)
