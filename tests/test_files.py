@@ -141,6 +141,13 @@ def test_it_refuses_a_damaged_pdf() -> None:
     assert "damaged or unreadable" in rejected("broken.pdf", b"%PDF-1.4\n garbage without xref")
 
 
+def test_it_refuses_a_pdf_that_breaks_the_pdf_library() -> None:
+    """Found by fuzzing: one NUL in the catalogue made pypdf raise AttributeError (a 500)."""
+    pdf = bytearray(make_pdf("Fuzzed text"))
+    pdf[35] = 0
+    assert "damaged or unreadable" in rejected("broken.pdf", bytes(pdf[:581]))
+
+
 def test_it_refuses_a_docx_name_on_other_content() -> None:
     assert "not a valid .docx" in rejected("fake.docx", b"plain text")
     assert "not a valid .docx" in rejected("fake.docx", b"PK\x03\x04broken zip")
@@ -263,6 +270,13 @@ def test_it_keeps_what_it_read_of_a_docx_when_time_runs_out(monkeypatch) -> None
     body = paragraph("start") + "<w:p>" + "<w:r/>" * 100_000 + "</w:p>" + paragraph("end")
     text = extract_text(upload("slow.docx", raw_docx(body)))
     assert text.startswith("start") and "reading stopped after 0 s" in text
+
+
+def test_it_refuses_a_docx_whose_compressed_data_is_damaged() -> None:
+    data = bytearray(raw_docx(paragraph("text " * 2000)))
+    start = data.index(b"word/document.xml") + len("word/document.xml")
+    data[start + 20 : start + 60] = b"\xff" * 40  # inside the deflated part (zlib.error)
+    assert "not a valid .docx" in rejected("damaged.docx", bytes(data))
 
 
 def test_it_refuses_docx_archives_that_list_too_many_parts() -> None:

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from llm_metadata import files, json_view
-from tests.test_files import W_NS, make_pdf
+from tests.test_files import W_NS, make_pdf, raw_docx
 
 PAGE_BUDGET = 2_000_000
 # A node or a row is checked against the budget after it is written: one may pass it by itself.
@@ -157,3 +157,13 @@ def test_pdf_reading_survives_damaged_files(data: st.DataObject) -> None:
         pdf[at] = data.draw(st.integers(0, 255))
     cut = data.draw(st.integers(5, len(pdf)))
     _extract("fuzz.pdf", bytes(pdf[:cut]))
+
+
+@given(st.data())
+def test_docx_reading_survives_damaged_archives(data: st.DataObject) -> None:
+    body = "".join(f"<w:p><w:r><w:t>paragraph {i}</w:t></w:r></w:p>" for i in range(40))
+    archive = bytearray(raw_docx(body))
+    for _ in range(data.draw(st.integers(1, 8))):
+        at = data.draw(st.integers(0, len(archive) - 1))
+        archive[at] = data.draw(st.integers(0, 255))
+    _extract("fuzz.docx", bytes(archive[: data.draw(st.integers(4, len(archive)))]))
