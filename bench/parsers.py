@@ -6,8 +6,9 @@ Each case runs in a child process of its own (the app's settings, DEBUG off): th
 written to a file first, the child loads it as Django would hand it to the app (in memory up
 to 5 MB, else a temporary file), warms the code on a small input, resets the kernel's peak-RSS
 mark (/proc/self/clear_refs) and then times the call. "Extra MB" is the peak RSS during the call
-above the RSS before it. JSON viewer cases go through the view itself (POST /json-viewer/ with
-a signed-in user), so the page size is what a browser would receive.
+above the RSS before it, plus, for a PDF, the worker process's peak RSS above its interpreter's
+("worker MB" is that peak whole). JSON viewer cases go through the view itself (POST
+/json-viewer/ with a signed-in user), so the page size is what a browser would receive.
 
 Goals (issue 11): a JSON viewer page <= 2 MB and <= 1 s for any upload within its 4 MB cap;
 a file's text read in <= 2 s and <= 100 MB of extra memory, cut or refused with a clear message.
@@ -32,6 +33,7 @@ import common
 
 PAGE_GOAL_MB, PAGE_GOAL_S = 2.0, 1.0
 FILE_GOAL_S, FILE_GOAL_MB = 2.0, 100.0
+WORKER_BASE_MB = 35.0  # RSS of the PDF worker's interpreter with pypdf imported, before reading
 W_NS = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
 
 
@@ -191,7 +193,7 @@ CASES: list[tuple[str, str, Callable[[], bytes], bool]] = [
 # --- The child: one call, measured ----------------------------------------------------------
 
 CHILD = r"""
-import json, os, sys, time
+import json, os, resource, sys, time
 sys.path.insert(0, os.getcwd())
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "main.settings")
 import django
@@ -249,8 +251,6 @@ else:
         note = "cut" if files.was_cut(text) else "whole"
         return f"{note}, {len(text):,} chars", len(text)
     call(b"warm up")
-    if name.endswith(".pdf"):
-        from pypdf import PdfReader  # noqa: F401 (imported before the measurement)
     if name.endswith(".docx"):
         from llm_metadata import docx_text  # noqa: F401
 
@@ -264,8 +264,9 @@ except OSError:
 started = time.perf_counter()
 result, size = call(raw)
 seconds = time.perf_counter() - started
+worker_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 print(json.dumps({"result": result, "seconds": seconds, "extra_mb": peak_mb() - base,
-                  "output": size, "exact_peak": exact}))
+                  "worker_mb": worker_mb, "output": size, "exact_peak": exact}))
 """
 
 
@@ -299,7 +300,11 @@ def run(quick: bool = False, only: str = "") -> dict[str, Any]:
         data = make()
         figures = measure(kind, data)
         viewer = kind == "viewer"
-        seconds, extra = figures.get("seconds"), figures.get("extra_mb")
+        seconds, worker = figures.get("seconds"), figures.get("worker_mb", 0.0)
+        # A PDF is read in a worker process: its memory above the interpreter's counts too.
+        extra = figures.get("extra_mb")
+        if extra is not None:
+            extra += max(worker - WORKER_BASE_MB, 0.0)
         goal = (
             f"<= {PAGE_GOAL_S:g} s, page <= {PAGE_GOAL_MB:g} MB"
             if viewer
@@ -318,6 +323,7 @@ def run(quick: bool = False, only: str = "") -> dict[str, Any]:
                 figures["result"][:70],
                 None if seconds is None else round(seconds, 2),
                 None if extra is None else round(extra, 1),
+                round(worker, 1) if worker else None,
                 goal,
                 "yes" if met else "NO",
             ]
@@ -326,8 +332,8 @@ def run(quick: bool = False, only: str = "") -> dict[str, Any]:
     print(
         common.table(
             "Parsers against hostile inputs (each in a fresh process; extra MB = peak RSS above "
-            "the RSS before the call)",
-            ["case", "input MB", "result", "s", "extra MB", "goal", "met"],
+            f"the RSS before the call, plus a PDF worker's peak RSS above {WORKER_BASE_MB:g} MB)",
+            ["case", "input MB", "result", "s", "extra MB", "worker MB", "goal", "met"],
             rows,
         )
     )

@@ -3,21 +3,20 @@
 `extract_text(upload)` returns the text or raises FileRejected with a message fit for the form.
 Every reader is bounded in time, memory and output (bench/parsers.py measures the hostile
 cases): text past MAX_FILE_TEXT_CHARS, PDF pages past MAX_PDF_PAGES and reading past
-READ_SECONDS are left out, and the text then ends with a note that says so (`was_cut`).
+READ_SECONDS (PDF_SECONDS, in a worker process) are left out, and the text then ends with a
+note that says so (`was_cut`).
 """
 
 from __future__ import annotations
 
 import codecs
 import json
-import time
 from pathlib import PurePath
 
-import pypdf.filters
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 
-from . import docx_text
+from . import docx_text, pdf_text
 from .text import without_nul
 
 TEXT_SUFFIXES = (".txt", ".md", ".csv", ".json")
@@ -29,16 +28,16 @@ ZIP_MAGIC = b"PK\x03\x04"
 PDF_MAGIC = b"%PDF-"
 CHUNK = 1024 * 1024
 MAX_PDF_PAGES = 500
-READ_SECONDS = 1.5  # a .docx or .pdf still being read after this keeps what was read
+READ_SECONDS = 1.5  # a .docx still being read after this keeps what was read
+# A PDF is read by a worker process (llm_metadata/pdf_text.py) killed after this long, and
+# allowed this much memory beyond the interpreter and the file itself.
+PDF_SECONDS = 1.8
+PDF_MEMORY_BYTES = 100 * 1024 * 1024
 # XML of a .docx read at most, per character of text kept: Word writes 5 to 30 bytes of XML a
 # character, and a flood of empty elements costs about 1 µs each to skip.
 DOCX_XML_BYTES_PER_CHAR = 12
 DOCX_MIN_XML_BYTES = 4 * 1024 * 1024
 CUT_MARK = "\n\n[Cut here: "
-# pypdf's documented limits on inflated stream data, 75 MB (LZW: 1 GB) by default: no page's
-# text needs more, and its content must parse within the time above.
-pypdf.filters.ZLIB_MAX_OUTPUT_LENGTH = 16 * 1024 * 1024
-pypdf.filters.LZW_MAX_OUTPUT_LENGTH = 16 * 1024 * 1024
 
 
 class FileRejected(Exception):
@@ -179,43 +178,37 @@ def _docx_text(name: str, upload: UploadedFile) -> str:
 
 
 def _pdf_text(name: str, upload: UploadedFile) -> str:
-    from pypdf import PdfReader
-    from pypdf.errors import DependencyError
-
-    if PDF_MAGIC not in upload.read(1024):
+    data = upload.read()
+    if PDF_MAGIC not in data[:1024]:
         raise FileRejected(f"{name} is named .pdf but is not a PDF document.")
-    upload.seek(0)
-    deadline = time.monotonic() + READ_SECONDS
-    pages: list[str] = []
-    size = 0
-    reason = ""
-    try:
-        reader = PdfReader(upload.file)
-        # An owner password alone (no password to open) still lets the text be read.
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise FileRejected(f"{name} is password-protected; upload an unprotected copy.")
-        total = len(reader.pages)
-        for number, page in enumerate(reader.pages):
-            if number == MAX_PDF_PAGES:
-                reason = f"only its first {MAX_PDF_PAGES} of {total} pages are read"
-                break
-            if time.monotonic() > deadline:
-                reason = f"reading stopped after {READ_SECONDS:g} s, at page {number + 1}"
-                break
-            pages.append((page.extract_text() or "").strip())
-            size += len(pages[-1]) + 2
-            if size > limit_chars():
-                reason = _chars_reason()
-                break
-    except FileRejected:
-        raise
-    except DependencyError:  # an encryption the installed crypto library cannot undo
-        raise FileRejected(f"{name} is encrypted; upload an unprotected copy.") from None
-    except Exception:  # pypdf raises many types on damaged files (AttributeError too: fuzzing)
-        raise FileRejected(f"{name} is a damaged or unreadable PDF.") from None
-    text = "\n\n".join(pages)
+    result = pdf_text.read(
+        data,
+        max_pages=MAX_PDF_PAGES,
+        max_chars=limit_chars(),
+        seconds=PDF_SECONDS,
+        memory_bytes=PDF_MEMORY_BYTES,
+    )
+    refusals = {
+        "encrypted": f"{name} is password-protected; upload an unprotected copy.",
+        "damaged": f"{name} is a damaged or unreadable PDF.",
+        "memory": f"{name} is too complex to read (it needs too much memory).",
+        "time": f"{name} took too long to read (over {PDF_SECONDS:g} s).",
+    }
+    if result.error:
+        raise FileRejected(refusals[result.error])
+    text = "\n\n".join(result.pages)
     if not text.strip():
+        if result.timed_out:
+            raise FileRejected(refusals["time"])
         raise FileRejected(
             f"{name} has no text layer (a scan?); upload a PDF with selectable text."
         )
-    return _cut(text[: limit_chars()], name, reason) if reason else text
+    if len(text) > limit_chars():
+        return _cut(text[: limit_chars()], name, _chars_reason())
+    if len(result.pages) < result.total:
+        if len(result.pages) == MAX_PDF_PAGES:
+            reason = f"only its first {MAX_PDF_PAGES} of {result.total} pages are read"
+        else:
+            reason = f"reading stopped after {PDF_SECONDS:g} s, at page {len(result.pages) + 1}"
+        return _cut(text, name, reason)
+    return text

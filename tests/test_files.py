@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import zipfile
+import zlib
 
 import docx
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from pypdf import PdfReader, PdfWriter
 
-from llm_metadata import files
+from llm_metadata import files, pdf_text
 from llm_metadata.files import FileRejected, extract_text, was_cut
 
 
@@ -321,3 +323,42 @@ def test_it_reads_at_most_the_page_cap_of_a_pdf(monkeypatch) -> None:
     text = extract_text(upload("long.pdf", buffer.getvalue()))
     assert text.count("Page text") == 3
     assert "only its first 3 of 5 pages are read" in text
+
+
+def heavy_pdf(megabytes: float) -> bytes:
+    """One page whose content stream holds `megabytes` of text operators (compressed)."""
+    ops = b"BT /F1 9 Tf 72 712 Td (word word word word) Tj ET\n"
+    stream = zlib.compress(ops * int(megabytes * 1024 * 1024 / len(ops)))
+    pdf = make_pdf("x")
+    start = pdf.index(b"4 0 obj")
+    end = pdf.index(b"endobj", start) + len(b"endobj")
+    body = b"4 0 obj\n<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream)
+    rebuilt = pdf[:start] + body + stream + b"\nendstream\nendobj" + pdf[end:]
+    return _rewritten(rebuilt)
+
+
+def _rewritten(data: bytes) -> bytes:
+    """The same PDF with a correct cross-reference table."""
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(data)))
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+def test_it_gives_up_on_a_pdf_page_that_takes_too_long(monkeypatch) -> None:
+    """A page's text cannot be interrupted inside pypdf: the worker process is killed."""
+    monkeypatch.setattr(files, "PDF_SECONDS", 0.8)
+    started = time.monotonic()
+    message = rejected("heavy.pdf", heavy_pdf(4))
+    assert message == "heavy.pdf took too long to read (over 0.8 s)."
+    assert time.monotonic() - started < 5  # killed, not waited for
+
+
+def test_it_refuses_a_pdf_that_needs_too_much_memory(monkeypatch) -> None:
+    """The worker's address space is capped: below what the interpreter already holds here, so
+    inflating the page's 4 MB of content fails at once."""
+    monkeypatch.setattr(pdf_text, "BASE_MEMORY", 0)
+    monkeypatch.setattr(files, "PDF_MEMORY_BYTES", 16 * 1024 * 1024)
+    monkeypatch.setattr(files, "PDF_SECONDS", 30.0)
+    message = rejected("big.pdf", heavy_pdf(4))
+    assert message == "big.pdf is too complex to read (it needs too much memory)."
