@@ -7,6 +7,7 @@ large documents are shown in part, with a note, and stay complete in the downloa
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections import deque
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
+import orjson
 from django.utils.safestring import SafeString, mark_safe
 
 # The page stays under 2 MB and 1 s for any document within the viewer's 4 MB cap: the tree and
@@ -94,7 +96,7 @@ def decode_with_text(raw: bytes) -> tuple[Any, str]:
             "Save it as UTF-8 and upload it again."
         ) from None
     try:
-        data = json.loads(text, parse_constant=_reject_constant)
+        data = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
         raise JsonInputError(
             f"Invalid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
@@ -111,13 +113,26 @@ def decode_with_text(raw: bytes) -> tuple[Any, str]:
     return data, _writable_text(data)
 
 
-def _writable_text(data: Any) -> str:
-    """The compact text; JsonInputError for what parses but cannot be written back: a lone
-    surrogate, a float past 1.8e308.
+def _finite_float(literal: str) -> float:
+    """A float literal, refused when it is past ±1.8e308 (json would read it as infinity)."""
+    value = float(literal)
+    if math.isinf(value):
+        raise JsonInputError("The file has a number too large to be read (beyond ±1.8e308).")
+    return value
 
-    Writing it all out costs about 15 ms a MB; a regular expression looking for the rare cases
-    first was slower, and much slower on long runs of digits.
+
+def _writable_text(data: Any) -> str:
+    """The compact text; JsonInputError for what parses but cannot be written back (a lone
+    surrogate; floats past 1.8e308 were refused while parsing).
+
+    orjson writes a 4 MB document in ~20 ms; what it refuses (a lone surrogate, an integer past
+    64 bits, nesting past 255 levels) goes through the standard library, ten times slower, which
+    says which it is.
     """
+    try:
+        return orjson.dumps(data).decode()
+    except orjson.JSONEncodeError:
+        pass
     try:
         text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
         text.encode()
@@ -126,10 +141,6 @@ def _writable_text(data: Any) -> str:
     except UnicodeEncodeError:
         raise JsonInputError(
             "The file has a \\u escape that is half of a surrogate pair, which is no character."
-        ) from None
-    except ValueError:
-        raise JsonInputError(
-            "The file has a number too large to be read (beyond ±1.8e308)."
         ) from None
     return text
 
@@ -170,8 +181,8 @@ def _count_nodes(data: Any) -> int:
         item = stack.pop()
         children = list(item.values()) if isinstance(item, dict) else item
         count += len(children)
-        kinds = list(map(type, children))  # in C: a list of a million numbers takes ~20 ms
-        if kinds.count(dict) or kinds.count(list):
+        kinds = set(map(type, children))  # in C: a list of a million numbers takes ~20 ms
+        if dict in kinds or list in kinds:
             stack.extend([child for child in children if type(child) in (dict, list)])
     return count
 
