@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from llm_metadata import imports
-from llm_metadata.exports import SCHEMA
+from llm_metadata.exports import MESSAGE_FIELDS, SCHEMA
 from llm_metadata.forms import QUESTION_MAX_CHARS, RANGES, ChatForm
 from llm_metadata.llm import offered_models
 from llm_metadata.models import Conversation
@@ -99,29 +99,11 @@ json_values = st.recursive(
     | st.dictionaries(st.text(max_size=10), inner, max_size=4),
     max_leaves=20,
 )
-MESSAGE_KEYS = (
-    "role",
-    "content",
-    "status",
-    "created",
-    "model_name",
-    "temperature",
-    "top_k",
-    "top_p",
-    "max_tokens",
-    "prompt_tokens",
-    "completion_tokens",
-    "total_tokens",
-    "elapsed_time",
-    "time_to_first_token",
-    "error",
-    "finish_reason",
-    "raw_usage",
-    "cost",
-    "feedback",
-    "attachment_name",
-    "attachment_text",
-    "history_truncated",
+# The export's fields, and what the importer reads besides (a fuzzed file may hold any of them).
+MESSAGE_KEYS = tuple(
+    dict.fromkeys(
+        (*MESSAGE_FIELDS, "created", "cost", "feedback", "attachment_name", "attachment_text")
+    )
 )
 plausible = {
     "role": st.sampled_from(["user", "assistant", "system", "robot"]),
