@@ -197,18 +197,19 @@ def _pdf_text(name: str, upload: UploadedFile) -> str:
     if result.error:
         raise FileRejected(refusals[result.error])
     text = "\n\n".join(result.pages)
+    unread = len(result.pages) < min(result.total, MAX_PDF_PAGES)
     if not text.strip():
-        if result.timed_out:
+        if result.timed_out or unread:
             raise FileRejected(refusals["time"])
         raise FileRejected(
             f"{name} has no text layer (a scan?); upload a PDF with selectable text."
         )
-    if len(text) > limit_chars():
+    if len(text) > limit_chars() or (unread and len(text) >= limit_chars()):
         return _cut(text[: limit_chars()], name, _chars_reason())
+    if unread:
+        reason = f"reading stopped after {PDF_SECONDS:g} s, at page {len(result.pages) + 1}"
+        return _cut(text, name, reason)
     if len(result.pages) < result.total:
-        if len(result.pages) == MAX_PDF_PAGES:
-            reason = f"only its first {MAX_PDF_PAGES} of {result.total} pages are read"
-        else:
-            reason = f"reading stopped after {PDF_SECONDS:g} s, at page {len(result.pages) + 1}"
+        reason = f"only its first {MAX_PDF_PAGES} of {result.total} pages are read"
         return _cut(text, name, reason)
     return text

@@ -44,10 +44,11 @@ def main() -> None:
         emit(pages=len(reader.pages))
         size = 0
         for number, page in enumerate(reader.pages):
-            if number == max_pages or size > max_chars or time.monotonic() > deadline:
+            late = number > 0 and time.monotonic() > deadline  # the first page always
+            if number == max_pages or size >= max_chars or late:
                 return
             text = (page.extract_text() or "").strip()[: max_chars + 1]
-            size += len(text) + 2
+            size += len(text) + (2 if number else 0)  # the parent joins pages with a blank line
             emit(text=text)
     except DependencyError:  # an encryption the installed crypto library cannot undo
         emit(error="encrypted")

@@ -362,3 +362,16 @@ def test_it_refuses_a_pdf_that_needs_too_much_memory(monkeypatch) -> None:
     monkeypatch.setattr(files, "PDF_SECONDS", 30.0)
     message = rejected("big.pdf", heavy_pdf(4))
     assert message == "big.pdf is too complex to read (it needs too much memory)."
+
+
+def test_it_cuts_a_pdf_at_the_text_cap(settings) -> None:
+    settings.MAX_FILE_TEXT_CHARS = 1000
+    writer = PdfWriter()
+    page = PdfReader(io.BytesIO(make_pdf("Forty characters of text on every page."))).pages[0]
+    for _ in range(60):
+        writer.add_page(page)
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    text = extract_text(upload("report.pdf", buffer.getvalue()))
+    assert text.startswith("Forty characters") and text.count("Forty") < 30
+    assert "only its first 1,000 characters of text are used" in text
