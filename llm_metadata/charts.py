@@ -17,6 +17,12 @@ def colour(index: int) -> str:
     return PALETTE[index % len(PALETTE)]
 
 
+def swatch(index: int) -> int:
+    """The legend's class for a series' colour: `swatch-N` in static/css/app.css (the page's
+    Content-Security-Policy allows no inline style), the same order as PALETTE."""
+    return index % len(PALETTE)
+
+
 def _nice_max(value: float) -> float:
     """A round axis maximum at or above value."""
     if value <= 0:

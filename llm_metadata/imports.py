@@ -81,11 +81,18 @@ class _Checker:
 
     def moment(self, data: dict, key: str, path: str) -> Any:
         value = data.get(key)
-        parsed = parse_datetime(value) if isinstance(value, str) else None
+        try:
+            # parse_datetime raises ValueError for a well-formed impossible date (month 13);
+            # an offset can push the first or last day out of datetime's range in UTC.
+            parsed = parse_datetime(value) if isinstance(value, str) else None
+            if parsed is not None:
+                parsed = parsed.replace(tzinfo=parsed.tzinfo or dt.UTC).astimezone(dt.UTC)
+        except (ValueError, OverflowError):
+            parsed = None
         if parsed is None:
-            self.fail(f"{path}.{key}", f"expected an ISO 8601 date-time, got {value!r}")
+            self.fail(f"{path}.{key}", f"expected an ISO 8601 date-time, got {_short(value)}")
             return timezone.now()
-        return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, dt.UTC)
+        return parsed
 
     def choice(self, data: dict, key: str, path: str, choices: list[str], default: str) -> str:
         value = data.get(key, default)

@@ -156,10 +156,12 @@ def viewer_max_bytes() -> int:
 
 
 class JsonUploadForm(forms.Form):
-    """Validates the upload's size and JSON; the parsed document is left in `document`."""
+    """Validates the upload's size and JSON; the parsed document is left in `document`, its
+    compact text in `compact`."""
 
     json_file = forms.FileField(label="JSON file")
     document: Any = None
+    compact = ""  # the document as compact JSON
     raw = b""
 
     def clean_json_file(self) -> UploadedFile:
@@ -171,7 +173,7 @@ class JsonUploadForm(forms.Form):
             )
         self.raw = upload.read()
         try:
-            self.document = json_view.decode(self.raw)
+            self.document, self.compact = json_view.decode_with_text(self.raw)
         except json_view.JsonInputError as exc:
             raise forms.ValidationError(exc.message) from None
         return upload

@@ -292,7 +292,9 @@ FIELDS: tuple[Field, ...] = (
     Field(
         "attachment_text",
         "Attachment text",
-        "text extracted by the app from the attachment (PDF, DOCX, text), as sent to the model",
+        "text extracted by the app from the attachment (PDF, DOCX, text), as sent to the model; "
+        "at most `MAX_FILE_TEXT_CHARS` characters, a longer file cut with a closing "
+        "`[Cut here: …]` note",
         Origin.APP,
         left_out={
             "csv": ATTACHMENT_TEXT_OUT,

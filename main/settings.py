@@ -8,6 +8,7 @@ silently falling back to a default.
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from pathlib import Path
 from urllib.parse import urlparse
@@ -76,6 +77,21 @@ def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     return value
 
 
+DOMAIN_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def env_domains(name: str) -> list[str]:
+    """A comma list of e-mail domains (example.com), lower-cased; refuses anything else."""
+    domains = [domain.lower() for domain in env_list(name)]
+    for domain in domains:
+        labels = domain.split(".")
+        if len(labels) < 2 or not all(DOMAIN_LABEL.match(label) for label in labels):
+            raise ImproperlyConfigured(
+                f"{name} must be a comma list of domains like example.com, got {domain!r}"
+            )
+    return domains
+
+
 def env_url(name: str) -> str:
     value = env_str(name).rstrip("/")
     if value:
@@ -137,11 +153,14 @@ INSTALLED_APPS = [
     "allauth.socialaccount",
     "allauth.socialaccount.providers.google",
     "allauth.socialaccount.providers.github",
+    "csp",
     "llm_metadata",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "llm_metadata.body_limit.BodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -171,6 +190,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "llm_metadata.context_processors.llm_endpoint",
+                "llm_metadata.context_processors.signup",
             ],
         },
     },
@@ -233,7 +253,16 @@ ACCOUNT_EMAIL_VERIFICATION = env_choice(
 )
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_LOGOUT_ON_GET = False
+# allauth counts these in Django's cache ("default"): per process with the local-memory cache,
+# shared by every worker and server once the cache is (REDIS_URL). /admin/login/ redirects here,
+# so the admin's login is limited too (main/urls.py).
 ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
+# Who may sign up (llm_metadata/accounts.py): open, or closed (only admins create accounts);
+# and, when set, only addresses at these domains (also for social signups).
+ACCOUNT_SIGNUP = env_choice("ACCOUNT_SIGNUP", "open", ("open", "closed"))
+SIGNUP_EMAIL_DOMAINS = env_domains("SIGNUP_EMAIL_DOMAINS")
+ACCOUNT_ADAPTER = "llm_metadata.accounts.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "llm_metadata.accounts.SocialAccountAdapter"
 
 SOCIALACCOUNT_PROVIDERS: dict[str, dict] = {}
 for _provider in ("google", "github"):
@@ -272,8 +301,13 @@ API_MAX_DURATION = env_float("API_MAX_DURATION", 600.0)  # one whole answer
 
 # --- Files ------------------------------------------------------------------------------------
 
+# A request body over MAX_UPLOAD_MB (+1 MB for the form's fields) is refused with 413 before it
+# is read (llm_metadata/body_limit.py). DATA_UPLOAD_MAX_MEMORY_SIZE caps only the fields (not
+# the files) that Django reads into memory; FILE_UPLOAD_MAX_MEMORY_SIZE is where an upload moves
+# from memory to a temporary file.
 MAX_UPLOAD_MB = env_int("MAX_UPLOAD_MB", 30, minimum=1)
-# Requests may carry the file plus the form; uploads above this go to a temporary file.
+# Text kept from one uploaded file (about 125,000 tokens); the rest is cut with a note.
+MAX_FILE_TEXT_CHARS = env_int("MAX_FILE_TEXT_CHARS", 500_000, minimum=1000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or BASE_DIR / "media")
@@ -312,7 +346,32 @@ SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp 4): scripts and styles only from our own static files,
+# never inline (templates use classes from static/css/app.css); Bootstrap's CSS draws its icons
+# as data: SVG images. form-action also governs where a form's redirect may go, so a social
+# provider's sign-in page is allowed once that provider is configured.
+_SOCIAL_ORIGINS = {"google": "https://accounts.google.com", "github": "https://github.com"}
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": [
+            "'self'",
+            *(
+                _SOCIAL_ORIGINS[name]
+                for name, conf in SOCIALACCOUNT_PROVIDERS.items()
+                if "APPS" in conf
+            ),
+        ],
+    }
+}
 # /healthz is probed over plain HTTP by load balancers and PaaS routers.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 if env_bool("SECURE_PROXY_SSL_HEADER", False):

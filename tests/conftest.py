@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
+from hypothesis import settings as hypothesis_settings
 
 pytest_plugins = ["tests.fakes.fixtures"]
 
 PASSWORD = "correct-horse-battery-staple"
+
+# Property tests without their own @settings (the fuzz tests) run this many examples: few while
+# working, a fixed set in CI (derandomize: the same examples every run, so CI never fails on a
+# case it happened to draw once), and many on demand: HYPOTHESIS_PROFILE=thorough.
+hypothesis_settings.register_profile("dev", max_examples=20, deadline=None)
+hypothesis_settings.register_profile("ci", max_examples=40, deadline=None, derandomize=True)
+hypothesis_settings.register_profile("thorough", max_examples=1000, deadline=None)
+hypothesis_settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
+)
 
 
 @pytest.fixture(autouse=True)

@@ -157,6 +157,18 @@ def test_it_keeps_an_attached_file_in_the_context_of_later_turns(
     assert asked.attachment.read() == b"city,country\nParis,France\n"
 
 
+def test_it_sends_the_start_of_a_long_file_and_says_it_was_cut(
+    alice_client: Client, fake_openai, settings
+) -> None:
+    settings.MAX_FILE_TEXT_CHARS = 1000
+    upload = SimpleUploadedFile("long.txt", b"abcdefghij" * 500)
+    page = alice_client.post(ASK, form("Summarise", file_upload=upload), follow=True)
+    sent = chat_bodies(fake_openai)[-1]["messages"][-1]["content"]
+    assert "abcdefghij" * 100 in sent and "abcdefghij" * 101 not in sent
+    assert "[Cut here: long.txt is longer; only its first 1,000 characters" in sent
+    assert "only the start of its text was used" in page.text
+
+
 def test_it_refuses_a_text_file_with_a_nul_character_past_its_start(
     alice_client: Client, fake_openai
 ) -> None:

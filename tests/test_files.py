@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import io
+import json
+import time
+import zipfile
+import zlib
 
 import docx
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from pypdf import PdfReader, PdfWriter
 
-from llm_metadata.files import FileRejected, extract_text
+from llm_metadata import files, pdf_text
+from llm_metadata.files import FileRejected, extract_text, was_cut
 
 
 def upload(name: str, data: bytes) -> SimpleUploadedFile:
@@ -137,6 +143,13 @@ def test_it_refuses_a_damaged_pdf() -> None:
     assert "damaged or unreadable" in rejected("broken.pdf", b"%PDF-1.4\n garbage without xref")
 
 
+def test_it_refuses_a_pdf_that_breaks_the_pdf_library() -> None:
+    """Found by fuzzing: one NUL in the catalogue made pypdf raise AttributeError (a 500)."""
+    pdf = bytearray(make_pdf("Fuzzed text"))
+    pdf[35] = 0
+    assert "damaged or unreadable" in rejected("broken.pdf", bytes(pdf[:581]))
+
+
 def test_it_refuses_a_docx_name_on_other_content() -> None:
     assert "not a valid .docx" in rejected("fake.docx", b"plain text")
     assert "not a valid .docx" in rejected("fake.docx", b"PK\x03\x04broken zip")
@@ -149,7 +162,216 @@ def test_it_refuses_empty_files() -> None:
 
 def test_it_enforces_the_upload_limit(settings) -> None:
     settings.MAX_UPLOAD_MB = 1
+    settings.MAX_FILE_TEXT_CHARS = 2 * 1024 * 1024
     message = rejected("big.txt", b"a" * (1024 * 1024 + 1))
     assert "big.txt is 1.0 MB" in message
     assert "at most 1 MB" in message
     assert extract_text(upload("ok.txt", b"a" * 1024 * 1024)) == "a" * 1024 * 1024
+
+
+# --- Bounds: text cap, .docx read as a stream, PDF pages and encryption -----------------------
+
+W_NS = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+MC_NS = 'xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006"'
+
+
+def raw_docx(body: str, *, part: str = "word/document.xml", entries: int = 0) -> bytes:
+    """A minimal .docx: the package relationships and a main part holding `body`."""
+    rels = (
+        '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/'
+        '2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/'
+        f'officeDocument/2006/relationships/officeDocument" Target="{part}"/></Relationships>'
+    )
+    xml = f'<?xml version="1.0"?><w:document {W_NS} {MC_NS}><w:body>{body}</w:body></w:document>'
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("_rels/.rels", rels)
+        archive.writestr(part, xml)
+        for index in range(entries):
+            archive.writestr(f"junk/{index}", b"")
+    return buffer.getvalue()
+
+
+def paragraph(text: str) -> str:
+    return f"<w:p><w:r><w:t>{text}</w:t></w:r></w:p>"
+
+
+def test_it_cuts_long_text_keeping_the_start_and_saying_so(settings) -> None:
+    settings.MAX_FILE_TEXT_CHARS = 1000
+    text = extract_text(upload("long.md", ("0123456789" * 300).encode()))
+    assert text.startswith("0123456789" * 100)
+    assert text.endswith(
+        "[Cut here: long.md is longer; only its first 1,000 characters of text are used "
+        "(MAX_FILE_TEXT_CHARS).]"
+    )
+    assert was_cut(text) and not was_cut("0123456789")
+
+
+def test_it_cuts_long_json_without_judging_the_part_it_leaves_out(settings) -> None:
+    settings.MAX_FILE_TEXT_CHARS = 1000
+    text = extract_text(upload("big.json", json.dumps(list(range(2000))).encode()))
+    assert text.startswith("[0, 1, 2") and was_cut(text)
+
+
+def test_it_finds_a_bad_byte_past_the_first_megabyte(settings) -> None:
+    settings.MAX_FILE_TEXT_CHARS = 2 * 1024 * 1024
+    data = b"a" * (1024 * 1024 + 10) + b"\xff"
+    assert f"byte 0xff at position {len(data) - 1}" in rejected("late.txt", data)
+    # A character split between two 1 MB pieces is still one character.
+    split = b"a" * (1024 * 1024 - 1) + "é".encode() + b"z"
+    assert extract_text(upload("split.txt", split)).endswith("éz")
+
+
+def test_it_reads_docx_text_in_document_order_with_tabs_breaks_and_tables() -> None:
+    body = (
+        paragraph("Before")
+        + "<w:tbl><w:tr><w:tc>"
+        + paragraph("a")
+        + paragraph("a2")
+        + "</w:tc><w:tc>"
+        + paragraph("b")
+        + "</w:tc></w:tr></w:tbl>"
+        + "<w:p><w:r><w:t>x</w:t><w:tab/><w:t>y</w:t><w:br/><w:t>z</w:t></w:r></w:p>"
+        + paragraph("After &amp; done")
+    )
+    text = extract_text(upload("t.docx", raw_docx(body)))
+    assert text == "Before\na\na2\tb\nx\ty\nz\nAfter & done"
+
+
+def test_it_reads_a_text_box_once_and_a_main_part_under_another_name() -> None:
+    box = (
+        "<w:p><w:r><mc:AlternateContent><mc:Choice><w:t>boxed</w:t></mc:Choice>"
+        "<mc:Fallback><w:t>boxed</w:t></mc:Fallback></mc:AlternateContent></w:r></w:p>"
+    )
+    assert extract_text(upload("box.docx", raw_docx(box))) == "boxed"
+    assert extract_text(upload("m.docx", raw_docx(paragraph("hi"), part="word/main.xml"))) == "hi"
+
+
+def test_it_cuts_a_docx_that_inflates_to_tens_of_megabytes_of_text(settings) -> None:
+    """The issue's case: a 0.18 MB file expanding to 42 MB of XML (23.6 M characters)."""
+    body = "<w:p>" + "<w:r><w:t>All work and no play. </w:t></w:r>" * 1_000_000 + "</w:p>"
+    data = raw_docx(body)
+    assert len(data) < 300_000
+    text = extract_text(upload("bomb.docx", data))
+    assert len(text) < settings.MAX_FILE_TEXT_CHARS + 200
+    assert text.startswith("All work and no play.") and was_cut(text)
+    assert "first 500,000 characters" in text
+
+
+def test_it_stops_reading_a_docx_flood_of_empty_elements(settings, monkeypatch) -> None:
+    settings.MAX_FILE_TEXT_CHARS = 1000
+    monkeypatch.setattr(files, "DOCX_MIN_XML_BYTES", 1024 * 1024)
+    body = paragraph("start") + "<w:p>" + "<w:r/>" * 400_000 + "</w:p>" + paragraph("end")
+    text = extract_text(upload("flood.docx", raw_docx(body)))
+    assert text.startswith("start") and "end" not in text
+    assert "only the first 1 MB of its XML are read" in text
+
+
+def test_it_keeps_what_it_read_of_a_docx_when_time_runs_out(monkeypatch) -> None:
+    monkeypatch.setattr(files, "READ_SECONDS", 0.0)
+    body = paragraph("start") + "<w:p>" + "<w:r/>" * 100_000 + "</w:p>" + paragraph("end")
+    text = extract_text(upload("slow.docx", raw_docx(body)))
+    assert text.startswith("start") and "reading stopped after 0 s" in text
+
+
+def test_it_refuses_a_docx_whose_compressed_data_is_damaged() -> None:
+    data = bytearray(raw_docx(paragraph("text " * 2000)))
+    start = data.index(b"word/document.xml") + len("word/document.xml")
+    data[start + 20 : start + 60] = b"\xff" * 40  # inside the deflated part (zlib.error)
+    assert "not a valid .docx" in rejected("damaged.docx", bytes(data))
+
+
+def test_it_refuses_docx_archives_that_list_too_many_parts() -> None:
+    message = rejected("parts.docx", raw_docx(paragraph("x"), entries=10_001))
+    assert "too many parts" in message
+
+
+def test_it_refuses_a_docx_without_its_main_part_or_with_broken_xml() -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("other.txt", "x")
+    assert "not a valid .docx" in rejected("empty.docx", buffer.getvalue())
+    broken = raw_docx("<w:p><w:r><w:t>unclosed</w:r></w:p>")
+    assert "not a valid .docx" in rejected("broken.docx", broken)
+
+
+def encrypted_pdf(user_password: str, owner_password: str) -> bytes:
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(make_pdf("Secret text"))))
+    writer.encrypt(user_password=user_password, owner_password=owner_password, algorithm="AES-128")
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+def test_it_says_a_password_protected_pdf_cannot_be_read() -> None:
+    message = rejected("locked.pdf", encrypted_pdf("open-sesame", "owner"))
+    assert message == "locked.pdf is password-protected; upload an unprotected copy."
+
+
+def test_it_reads_a_pdf_restricted_only_by_an_owner_password() -> None:
+    assert "Secret text" in extract_text(upload("restricted.pdf", encrypted_pdf("", "owner")))
+
+
+def test_it_reads_at_most_the_page_cap_of_a_pdf(monkeypatch) -> None:
+    monkeypatch.setattr(files, "MAX_PDF_PAGES", 3)
+    writer = PdfWriter()
+    page = PdfReader(io.BytesIO(make_pdf("Page text"))).pages[0]
+    for _ in range(5):
+        writer.add_page(page)
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    text = extract_text(upload("long.pdf", buffer.getvalue()))
+    assert text.count("Page text") == 3
+    assert "only its first 3 of 5 pages are read" in text
+
+
+def heavy_pdf(megabytes: float) -> bytes:
+    """One page whose content stream holds `megabytes` of text operators (compressed)."""
+    ops = b"BT /F1 9 Tf 72 712 Td (word word word word) Tj ET\n"
+    stream = zlib.compress(ops * int(megabytes * 1024 * 1024 / len(ops)))
+    pdf = make_pdf("x")
+    start = pdf.index(b"4 0 obj")
+    end = pdf.index(b"endobj", start) + len(b"endobj")
+    body = b"4 0 obj\n<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream)
+    rebuilt = pdf[:start] + body + stream + b"\nendstream\nendobj" + pdf[end:]
+    return _rewritten(rebuilt)
+
+
+def _rewritten(data: bytes) -> bytes:
+    """The same PDF with a correct cross-reference table."""
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(data)))
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+def test_it_gives_up_on_a_pdf_page_that_takes_too_long(monkeypatch) -> None:
+    """A page's text cannot be interrupted inside pypdf: the worker process is killed."""
+    monkeypatch.setattr(files, "PDF_SECONDS", 0.8)
+    started = time.monotonic()
+    message = rejected("heavy.pdf", heavy_pdf(4))
+    assert message == "heavy.pdf took too long to read (over 0.8 s)."
+    assert time.monotonic() - started < 5  # killed, not waited for
+
+
+def test_it_refuses_a_pdf_that_needs_too_much_memory(monkeypatch) -> None:
+    """The worker's address space is capped: below what the interpreter already holds here, so
+    inflating the page's 4 MB of content fails at once."""
+    monkeypatch.setattr(pdf_text, "BASE_MEMORY", 0)
+    monkeypatch.setattr(files, "PDF_MEMORY_BYTES", 16 * 1024 * 1024)
+    monkeypatch.setattr(files, "PDF_SECONDS", 30.0)
+    message = rejected("big.pdf", heavy_pdf(4))
+    assert message == "big.pdf is too complex to read (it needs too much memory)."
+
+
+def test_it_cuts_a_pdf_at_the_text_cap(settings) -> None:
+    settings.MAX_FILE_TEXT_CHARS = 1000
+    writer = PdfWriter()
+    page = PdfReader(io.BytesIO(make_pdf("Forty characters of text on every page."))).pages[0]
+    for _ in range(60):
+        writer.add_page(page)
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    text = extract_text(upload("report.pdf", buffer.getvalue()))
+    assert text.startswith("Forty characters") and text.count("Forty") < 30
+    assert "only its first 1,000 characters of text are used" in text

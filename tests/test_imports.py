@@ -117,6 +117,22 @@ def test_it_names_the_bad_field_and_saves_nothing(
     assert Conversation.objects.count() == 1  # the good first document was not saved either
 
 
+@pytest.mark.parametrize(
+    "moment", ["2026-13-45T99:00:00", "2026-02-30T10:00:00", "0001-01-01T00:00:00+01:00"]
+)
+def test_it_names_an_impossible_date_instead_of_failing(
+    alice: User, conversation: Conversation, moment: str
+) -> None:
+    """Found by the fuzz test: a well-formed impossible date was a ValueError (a 500)."""
+    doc = exports.conversation_dict(conversation)
+    doc["conversation"]["updated"] = moment
+    with pytest.raises(imports.ImportFileError) as error:
+        imports.import_conversations(owner=alice, raw=json.dumps(doc).encode())
+    assert f"file.conversation.updated: expected an ISO 8601 date-time, got '{moment}'" in str(
+        error.value
+    )
+
+
 def test_it_accepts_only_the_statuses_the_app_sets(alice: User, conversation: Conversation) -> None:
     doc = exports.conversation_dict(conversation)
     doc["conversation"]["messages"][1]["status"] = "pending"

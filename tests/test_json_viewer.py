@@ -123,7 +123,37 @@ def test_it_caps_the_tree_and_table_of_large_documents(alice_client: Client) -> 
     rows = [{"i": i} for i in range(3000)]
     response = _upload(alice_client, json.dumps(rows).encode())
     assert "3000 rows, 1 column, first 2000 shown" in response.text
+    assert "1000 more rows not shown — the download has them all." in response.text
     assert "6001 values, first 5000 shown" in response.text
+
+
+def test_it_caps_columns_and_cells_when_every_row_brings_new_keys(alice_client: Client) -> None:
+    """The issue's case: 13 KB whose rows each bring a new key rendered 30 MB in 5.3 s."""
+    raw = json.dumps([{f"k{i}": i} for i in range(1000)], separators=(",", ":")).encode()
+    assert len(raw) < 13_000
+
+    response = _upload(alice_client, raw)
+
+    assert len(response.content) < 2_000_000
+    assert len(_columns(response.text)) == json_view.MAX_TABLE_COLUMNS
+    found = re.search(
+        r"1000 rows, 1000 columns, first (\d+) shown, first 50 columns shown", response.text
+    )
+    assert found is not None
+    shown = int(found.group(1))  # the cell count or the byte budget, whichever ends first
+    assert 0 < shown <= json_view.MAX_TABLE_CELLS // json_view.MAX_TABLE_COLUMNS
+    assert f"950 more columns and {1000 - shown} more rows not shown" in response.text
+
+
+def test_it_keeps_tree_and_table_within_their_byte_budgets() -> None:
+    """Long keys and long values: the node and cell counts alone would allow 60 MB."""
+    data = [{"k" * 5000 + str(i): "x" * 3000, "v": "<" * 3000} for i in range(2000)]
+    tree, _ = json_view.render_tree(data)
+    table = json_view.build_table(data)
+    assert table is not None
+    assert len(tree.encode()) < json_view.MAX_TREE_BYTES + 100_000
+    assert len(table.body.encode()) <= json_view.MAX_TABLE_BYTES
+    assert len(table.rows) < len(data) and all(len(c) <= 300 for c in table.columns)
 
 
 def _press_download(client: Client, page) -> HttpResponse:
@@ -152,25 +182,44 @@ def test_it_downloads_the_formatted_document(alice_client: Client) -> None:
     assert alice_client.post(DOWNLOAD, {"data": "{oops"}).status_code == 400
 
 
-def test_it_downloads_a_document_near_the_viewers_limit(alice_client: Client) -> None:
-    """3.5 MB of JSON is 7 MB URL-encoded, past DATA_UPLOAD_MAX_MEMORY_SIZE (5 MB)."""
+def test_it_downloads_a_document_near_the_viewers_limit_from_the_upload_form(
+    alice_client: Client,
+) -> None:
+    """3.5 MB is too much to carry in the page (at most 2 MB): the page says to use the form's
+    own Download button, which formats the upload itself."""
     rows = [{"id": i, "tags": ["a", "b"], "ok": True, "note": "é"} for i in range(70_000)]
     raw = json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode()
     assert 3_400_000 < len(raw) < 3_700_000
 
-    response = _press_download(alice_client, _upload(alice_client, raw))
+    page = _upload(alice_client, raw)
+    assert 'name="data"' not in page.text and 'id="json-download-note"' in page.text
+    assert f'formaction="{DOWNLOAD}"' in page.text
+    response = alice_client.post(
+        DOWNLOAD, {"json_file": SimpleUploadedFile("big.json", raw, "application/json")}
+    )
 
     assert response.status_code == 200
+    assert response["Content-Disposition"] == 'attachment; filename="big-formatted.json"'
     assert json.loads(response.content) == rows
 
 
+def test_it_shows_the_upload_errors_when_the_form_download_gets_a_bad_file(
+    alice_client: Client,
+) -> None:
+    response = alice_client.post(
+        DOWNLOAD, {"json_file": SimpleUploadedFile("bad.json", b"{oops", "application/json")}
+    )
+    assert response.status_code == 200
+    assert "Invalid JSON" in response.context["form"].errors["json_file"][0]
+
+
 def test_it_posts_back_no_more_than_was_uploaded(alice_client: Client) -> None:
-    """Compact JSON of `1e9` is `1000000000.0`: 3.5 MB of it would post back as 11 MB."""
-    raw = b"[" + b"1e9,\r\n" * 580_000 + b"1e9\n]"
+    """Compact JSON of `1e9` is `1000000000.0`: 0.5 MB of it would post back as 1.5 MB."""
+    raw = b"[" + b"1e9,\r\n" * 80_000 + b"1e9\n]"
     page = _upload(alice_client, raw)
     response = _press_download(alice_client, page)
     assert response.status_code == 200
-    assert json.loads(response.content) == [1e9] * 580_001
+    assert json.loads(response.content) == [1e9] * 80_001
     assert json_view.form_text(b"[1e9,\r\n2e9]", [1e9, 2e9]) == "[1e9,  2e9]"
     assert json_view.form_text(b'{"a": \n 1}', {"a": 1}) == '{"a":1}'
 
@@ -222,7 +271,7 @@ def test_it_shows_very_deep_values_as_compact_text_and_refuses_absurd_nesting() 
 
 
 def test_it_clips_long_values_on_screen_only(alice_client: Client) -> None:
-    long_text = "x" * (json_view.MAX_TEXT + 500)
+    long_text = "x" * (json_view.MAX_CELL_TEXT + 500)  # a table cell shows less than the tree
     response = _upload(alice_client, json.dumps([{"text": long_text}]).encode())
     assert "… (500 more characters)" in response.text
     assert long_text in response.text  # whole in the download's data

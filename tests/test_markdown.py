@@ -7,10 +7,12 @@ from django.template import Context, Template
 from llm_metadata.templatetags.markdown import render_markdown
 
 
-def test_it_renders_tables_with_alignment() -> None:
-    html = render_markdown("| a | b |\n|:--|--:|\n| 1 | 2 |")
-    assert "<table>" in html and "<th" in html
-    assert '<td style="text-align:right">2</td>' in html
+def test_it_renders_tables_with_alignment_as_classes_not_inline_styles() -> None:
+    """The Content-Security-Policy refuses style attributes: alignment is a Bootstrap class."""
+    html = render_markdown("| a | b | c |\n|:--|:-:|--:|\n| 1 | 2 | 3 |")
+    assert "<table>" in html and '<th class="text-start">a</th>' in html
+    assert '<td class="text-center">2</td>' in html and '<td class="text-end">3</td>' in html
+    assert "style" not in html
 
 
 def test_it_renders_lists_emphasis_and_strikethrough() -> None:

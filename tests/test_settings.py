@@ -23,6 +23,9 @@ SETTINGS_VARIABLES = (
     "SESSION_COOKIE_SECURE",
     "CSRF_COOKIE_SECURE",
     "SECURE_HSTS_SECONDS",
+    "ACCOUNT_SIGNUP",
+    "SIGNUP_EMAIL_DOMAINS",
+    "MAX_FILE_TEXT_CHARS",
 )
 
 
@@ -54,6 +57,12 @@ def load_settings(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict:
         ("CSRF_TRUSTED_ORIGINS", "ftp://example.com"),
         ("CSRF_TRUSTED_ORIGINS", "example.com/path"),
         ("DATABASE_URL", "nosuchdb://x/y"),
+        ("ACCOUNT_SIGNUP", "invite-only"),
+        ("SIGNUP_EMAIL_DOMAINS", "@example.com"),
+        ("SIGNUP_EMAIL_DOMAINS", "example.com,localhost"),
+        ("SIGNUP_EMAIL_DOMAINS", "exa mple.com"),
+        ("MAX_FILE_TEXT_CHARS", "half a million"),
+        ("MAX_FILE_TEXT_CHARS", "10"),
     ],
 )
 def test_it_refuses_malformed_values_naming_the_variable(monkeypatch, name, value):
@@ -143,3 +152,18 @@ def test_it_reads_bare_hosts_as_https_origins(monkeypatch):
         "https://127.0.0.1",
         "http://127.0.0.1",
     ]
+
+
+def test_it_reads_signup_control_and_the_file_text_cap(monkeypatch):
+    defaults = load_settings(monkeypatch)
+    assert defaults["ACCOUNT_SIGNUP"] == "open" and defaults["SIGNUP_EMAIL_DOMAINS"] == []
+    assert defaults["MAX_FILE_TEXT_CHARS"] == 500_000
+    values = load_settings(
+        monkeypatch,
+        ACCOUNT_SIGNUP="Closed",
+        SIGNUP_EMAIL_DOMAINS=" Example.com, lab.example.org ,",
+        MAX_FILE_TEXT_CHARS="20000",
+    )
+    assert values["ACCOUNT_SIGNUP"] == "closed"
+    assert values["SIGNUP_EMAIL_DOMAINS"] == ["example.com", "lab.example.org"]
+    assert values["MAX_FILE_TEXT_CHARS"] == 20_000

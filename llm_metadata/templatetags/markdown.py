@@ -13,6 +13,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from markdown_it import MarkdownIt
 from markdown_it.renderer import RendererHTML
+from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
 from pygments import highlight
@@ -30,9 +31,12 @@ TAGS = {
 ATTRIBUTES = {
     "a": {"href", "title"},
     "ol": {"start"},
-    "th": {"style"},
-    "td": {"style"},
+    "th": {"class"},
+    "td": {"class"},
 }
+# A table column's alignment as a Bootstrap class: the Content-Security-Policy allows no inline
+# style attribute (markdown-it writes style="text-align:…"); static/js/ask.js does the same.
+ALIGN_CLASSES = {"left": "text-start", "center": "text-center", "right": "text-end"}
 # Pygments' token classes and markdown-it's `language-x` hints are the only classes kept.
 CLASS_PREFIXES = ("language-",)
 _FORMATTER = HtmlFormatter(nowrap=True)
@@ -61,11 +65,23 @@ def _image_as_link(
     return f'<a href="{escape(src)}">🖼 {escape(alt)}</a>'
 
 
+def _align_classes(state: StateCore) -> None:
+    """Table cells' `style="text-align:x"` becomes a class (see ALIGN_CLASSES)."""
+    for token in state.tokens:
+        if token.type not in ("th_open", "td_open"):
+            continue
+        style = str(token.attrs.pop("style", "") or "")
+        align = ALIGN_CLASSES.get(style.removeprefix("text-align:"))
+        if align:
+            token.attrSet("class", align)
+
+
 @lru_cache(maxsize=1)
 def _parser() -> MarkdownIt:
     options = {"html": False, "highlight": _highlight}
     parser = MarkdownIt("commonmark", options).enable(["table", "strikethrough"])
     parser.add_render_rule("image", _image_as_link)
+    parser.core.ruler.push("align_classes", _align_classes)
     return parser
 
 
@@ -76,6 +92,8 @@ def _keep_class(element: str, attribute: str, value: str) -> str | None:
             kept = [c for c in value.split() if len(c) <= 3 and c.isalnum()]
         elif element in ("code", "pre"):
             kept = [c for c in value.split() if c == "highlight" or c.startswith(CLASS_PREFIXES)]
+        elif element in ("th", "td"):
+            kept = [c for c in value.split() if c in ALIGN_CLASSES.values()]
         else:
             kept = []
         return " ".join(kept) or None
@@ -98,7 +116,6 @@ def render_markdown(text: str) -> SafeString:
         attribute_filter=_keep_class,
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer nofollow",
-        filter_style_properties={"text-align"},
     )
     return mark_safe(cleaned)  # noqa: S308 (nh3 output: only the tags and attributes above)
 

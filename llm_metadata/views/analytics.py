@@ -37,7 +37,7 @@ def analytics_page(request: HttpRequest) -> HttpResponse:
         "scope": scope,
         "owner_label": "everyone" if owner is None else owner.get_username(),
         "can_pick_user": can_read_any(request),
-        "legend": [(name or "(none)", charts.colour(i)) for i, name in enumerate(models)],
+        "legend": [(name or "(none)", charts.swatch(i)) for i, name in enumerate(models)],
         "day_rows": [(day, [series[name].get(day, 0) for name in models]) for day in result.days],
         "day_models": models,
         "tokens_chart": charts.stacked_days(result.days, series, "Tokens per day per model"),

@@ -53,7 +53,9 @@ def json_viewer(request: HttpRequest) -> HttpResponse:
         form = JsonUploadForm(request.POST, request.FILES)
         if form.is_valid():
             name = form.cleaned_data["json_file"].name
-            text = json_view.form_text(form.raw, form.document)
+            text = json_view.form_text(form.raw, form.document, form.compact)
+            if not json_view.fits_in_page(text):
+                text = ""  # the page offers the upload form's own download button instead
             return _render(request, form, form.document, name, download_text=text)
         return _render(request, form)
     form = JsonUploadForm()
@@ -74,12 +76,21 @@ def json_viewer(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def json_download(request: HttpRequest) -> HttpResponse:
-    """The document the page posted back (one line of JSON), formatted, as a download."""
+    """The document formatted, as a download: posted back by the page (one line of JSON in
+    `data`), or uploaded straight from the form (`json_file`; an invalid one shows the page)."""
+    if "json_file" in request.FILES:
+        form = JsonUploadForm(request.POST, request.FILES)
+        if not form.is_valid():
+            return _render(request, form)
+        return _download(form.document, form.cleaned_data["json_file"].name)
     try:
         data = json_view.decode(request.POST.get("data", "").encode())
     except json_view.JsonInputError as exc:
         return HttpResponse(exc.message, status=400, content_type="text/plain; charset=utf-8")
+    return _download(data, request.POST.get("name", "data.json"))
+
+
+def _download(data: Any, name: str) -> HttpResponse:
     response = HttpResponse(json_view.pretty(data), content_type="application/json; charset=utf-8")
-    name = download_name(request.POST.get("name", "data.json"))
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["Content-Disposition"] = f'attachment; filename="{download_name(name)}"'
     return response

@@ -17,6 +17,20 @@
   const systemGroup = document.getElementById("system-prompt-group");
   const streamUrl = form.dataset.streamUrl;
   const markdown = window.markdownit ? window.markdownit({ html: false, linkify: false }) : null;
+  // A table column's alignment as a class, as the server's renderer does: the page's
+  // Content-Security-Policy refuses the style="text-align:…" markdown-it would write.
+  const alignClasses = { left: "text-start", center: "text-center", right: "text-end" };
+  if (markdown) {
+    markdown.core.ruler.push("align_classes", function (state) {
+      state.tokens.forEach(function (token) {
+        if (token.type !== "th_open" && token.type !== "td_open") return;
+        const style = token.attrGet("style") || "";
+        token.attrs = (token.attrs || []).filter(function (attr) { return attr[0] !== "style"; });
+        const align = alignClasses[style.replace("text-align:", "")];
+        if (align) token.attrJoin("class", align);
+      });
+    });
+  }
   let controller = null;
 
   // --- Sliders and model defaults ----------------------------------------------------------
@@ -124,9 +138,10 @@
     if (markdown && window.DOMPurify) {
       target.innerHTML = window.DOMPurify.sanitize(markdown.render(text), {
         FORBID_TAGS: ["img", "style", "form", "input", "button"],
+        FORBID_ATTR: ["style"],
       });
     } else {
-      target.style.whiteSpace = "pre-wrap";
+      target.classList.add("pre-wrap");
       target.textContent = text;
     }
   }
@@ -156,7 +171,7 @@
     controller = new AbortController();
     setStreaming(true);
     let asked = article("user");
-    asked.querySelector(".message-content").style.whiteSpace = "pre-wrap";
+    asked.querySelector(".message-content").classList.add("pre-wrap");
     asked.querySelector(".message-content").textContent = question.value;
     let answer = null;
     let text = "";
@@ -215,7 +230,7 @@
         headers: { Accept: "text/event-stream" },
       });
       const type = response.headers.get("Content-Type") || "";
-      if (response.status === 400 && type.includes("application/json")) {
+      if ((response.status === 400 || response.status === 413) && type.includes("application/json")) {
         const payload = await response.json();
         asked.remove();
         showFieldErrors(payload.errors || {});

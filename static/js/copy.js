@@ -13,8 +13,7 @@
     const area = document.createElement("textarea");
     area.value = text;
     area.setAttribute("readonly", "");
-    area.style.position = "fixed";
-    area.style.opacity = "0";
+    area.className = "copy-buffer";
     document.body.appendChild(area);
     area.select();
     let ok = false;
