@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 ACCESS_KEY = "test-access-key"
-SECRET_KEY = "test-secret-key"  # noqa: S105 - moto accepts any credentials
+SECRET_KEY = "test-secret-key"  # moto accepts any credentials
 REGION = "us-east-1"
 BIN = Path(sys.executable).parent
 

@@ -118,12 +118,16 @@ def test_a_storage_that_fails_on_delete_is_logged_and_the_rows_still_go(
     asked = upload(alice_client)
     # The storage stops answering: an endpoint where nothing listens.
     dead = {**s3.env(bucket), "AWS_S3_ENDPOINT_URL": "http://127.0.0.1:9"}
-    settings.STORAGES = {**settings.STORAGES, "default": storage_from_environment(monkeypatch, dead)}
-    with llm_log.at_level(logging.ERROR, logger="llm_metadata"):
-        with django_capture_on_commit_callbacks(execute=True):
-            response = alice_client.post(
-                reverse("llm_metadata:conversation-delete", args=[asked.conversation_id])
-            )
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": storage_from_environment(monkeypatch, dead),
+    }
+    delete = reverse("llm_metadata:conversation-delete", args=[asked.conversation_id])
+    with (
+        llm_log.at_level(logging.ERROR, logger="llm_metadata"),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = alice_client.post(delete)
     assert response.status_code == 302
     assert not Message.objects.filter(pk=asked.pk).exists()
     assert f"could not delete the stored file {asked.attachment.name}" in llm_log.text
