@@ -7,7 +7,7 @@ key, no API_MODELS) and clear the model-list cache; `server.state` steers it and
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 from django.core.cache import cache
@@ -32,38 +32,50 @@ def _fake_ollama_server() -> Iterator[FakeServer]:
     server.stop()
 
 
-def _use(server: FakeServer, settings) -> FakeServer:
+@pytest.fixture
+def clear_cache(django_db_blocker) -> Callable[[], None]:
+    """Empties the shared cache (the model list); without Redis it is a table of the test
+    database, which tests that may not query otherwise can still clear."""
+
+    def clear() -> None:
+        with django_db_blocker.unblock():
+            cache.clear()
+
+    return clear
+
+
+def _use(server: FakeServer, settings, clear_cache: Callable[[], None]) -> FakeServer:
     server.state.reset()
     settings.API_URL = server.url
     settings.API_KIND = server.state.kind
     settings.API_KEY = ""
     settings.API_MODELS = []
     settings.API_TIMEOUT = TEST_TIMEOUT
-    cache.clear()
+    clear_cache()
     return server
 
 
 @pytest.fixture
-def fake_openai(_fake_openai_server: FakeServer, settings) -> Iterator[FakeServer]:
+def fake_openai(_fake_openai_server: FakeServer, settings, clear_cache) -> Iterator[FakeServer]:
     """The fake OpenAI-compatible server, configured as the endpoint."""
-    yield _use(_fake_openai_server, settings)
-    cache.clear()
+    yield _use(_fake_openai_server, settings, clear_cache)
+    clear_cache()
 
 
 @pytest.fixture
-def fake_ollama(_fake_ollama_server: FakeServer, settings) -> Iterator[FakeServer]:
+def fake_ollama(_fake_ollama_server: FakeServer, settings, clear_cache) -> Iterator[FakeServer]:
     """The fake Ollama server, configured as the endpoint."""
-    yield _use(_fake_ollama_server, settings)
-    cache.clear()
+    yield _use(_fake_ollama_server, settings, clear_cache)
+    clear_cache()
 
 
 @pytest.fixture
-def demo_endpoint(settings) -> Iterator[None]:
+def demo_endpoint(settings, clear_cache) -> Iterator[None]:
     """No endpoint configured: the offline demo model answers (without its per-token delay)."""
     from llm_metadata.llm import demo
 
     settings.API_URL = ""
-    cache.clear()
+    clear_cache()
     delay, demo.DELAY = demo.DELAY, 0.0
     yield
     demo.DELAY = delay
