@@ -187,3 +187,7 @@ class Counter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} = {self.value}"
+
+
+# The analytics roll-ups live in a module of their own; importing it here registers them.
+from . import usage_models  # noqa: E402, F401

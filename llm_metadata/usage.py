@@ -1,0 +1,262 @@
+"""The analytics page's figures from the daily roll-ups, and from the messages where there are none.
+
+A period is cut into the whole UTC days whose roll-ups hold (`rollups.clean_days`) and the rest
+(its first and last hours in the viewer's zone, today, days changed since their roll): the first
+part is read from the roll-ups, the rest from the messages with the same groupings, and the two
+are added. Counts and sums are exactly the messages' (`analytics.report` computes them from the
+messages alone; a test compares). Percentiles come from latency histograms, within the error
+stated in docs/metadata.md. Reads go to `db_routing.reporting_db()` (the replica, when set).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Max, Min, Q, QuerySet, Sum
+
+from . import analytics, rollups
+from .db_routing import reporting_db
+from .local_dates import local_date
+from .models import Feedback, Message
+from .usage_models import UsageBin, UsageConversation, UsageQuarter
+
+Span = tuple[dt.datetime, dt.datetime]
+Key = tuple[str, str, str, dt.date]  # model, role, status, local day
+
+
+def split(scope: analytics.Scope, tzinfo: dt.tzinfo, db: str) -> tuple[list[Span], list[Span]]:
+    """(rolled, raw): runs of whole clean UTC days inside the period, and everything else."""
+    start = scope.start.astimezone(dt.UTC)
+    first = start.date() if start.time() == dt.time.min else start.date() + dt.timedelta(days=1)
+    last = scope.end.astimezone(dt.UTC).date() - dt.timedelta(days=1)
+    rolled: list[Span] = []
+    if first <= last and rollups.supports_quarters(tzinfo, scope.start, scope.end):
+        for day in sorted(rollups.clean_days(first, last, db)):
+            start, end = rollups.day_bounds(day)
+            if rolled and rolled[-1][1] == start:
+                rolled[-1] = (rolled[-1][0], end)
+            else:
+                rolled.append((start, end))
+    raw, cursor = [], scope.start
+    for start, end in rolled:
+        if cursor < start:
+            raw.append((cursor, start))
+        cursor = end
+    if cursor < scope.end:
+        raw.append((cursor, scope.end))
+    return rolled, raw
+
+
+def within(column: str, spans: list[Span]) -> Q:
+    spans_q = Q(pk__in=[])
+    for start, end in spans:
+        spans_q |= Q(**{f"{column}__gte": start, f"{column}__lt": end})
+    return spans_q
+
+
+def _filtered(queryset: QuerySet, scope: analytics.Scope, owner_column: str) -> QuerySet:
+    if scope.model:
+        queryset = queryset.filter(model_name=scope.model)
+    if scope.status:
+        queryset = queryset.filter(status=scope.status)
+    if owner_column:
+        queryset = queryset.filter(**{owner_column: scope.owner})
+    return queryset
+
+
+def _rolled_rows(
+    scope: analytics.Scope, spans: list[Span], tzinfo: dt.tzinfo, db: str
+) -> Iterator[dict[str, Any]]:
+    rows = _filtered(UsageQuarter.objects.using(db), scope, "owner")
+    if scope.owner is None:
+        rows = rows.filter(owner__isnull=True)
+    rows = (
+        rows.filter(within("quarter", spans))
+        .annotate(day=local_date("quarter", tzinfo, scope.start, scope.end))
+        .order_by()
+        .values("model_name", "role", "status", "day")
+        .annotate(**{f"total_{name}": Sum(name) for name in rollups.SUM_FIELDS})
+    )
+    for row in rows:
+        yield {**row, **{name: row[f"total_{name}"] for name in rollups.SUM_FIELDS}}
+
+
+def _raw_messages(scope: analytics.Scope, spans: list[Span]) -> QuerySet[Message]:
+    return analytics.scoped_messages(scope).filter(within("created", spans))
+
+
+def _raw_rows(messages: QuerySet[Message], scope: analytics.Scope, tzinfo: dt.tzinfo) -> Any:
+    return (
+        messages.annotate(day=local_date("created", tzinfo, scope.start, scope.end))
+        .order_by()
+        .values("model_name", "role", "status", "day")
+        .annotate(**rollups.SUMS)
+    )
+
+
+def report(scope: analytics.Scope, tzinfo: dt.tzinfo) -> analytics.Report:
+    """What `analytics.report` computes from the messages, from the roll-ups where they hold."""
+    db = reporting_db()
+    rolled, raw = split(scope, tzinfo, db)
+    messages = _raw_messages(scope, raw)
+    merged: dict[Key, dict[str, Any]] = defaultdict(dict)
+    sources: list[Iterable[dict[str, Any]]] = [_raw_rows(messages, scope, tzinfo)]
+    if rolled:
+        sources.append(_rolled_rows(scope, rolled, tzinfo, db))
+    for source in sources:
+        for row in source:
+            key = (row["model_name"], row["role"], row["status"], row["day"])
+            rollups.add_sums(merged[key], row)
+    totals = _totals(merged)
+    totals["conversations"] = _conversations(scope, rolled, messages, db)
+    models = _model_rows(merged, _raw_thumbs(messages))
+    _percentiles(models, scope, rolled, messages, db)
+    first = scope.start.astimezone(tzinfo).date()
+    last = (scope.end - dt.timedelta(microseconds=1)).astimezone(tzinfo).date()
+    tokens_by_day: dict[str, dict[dt.date, int]] = defaultdict(dict)
+    for (model, role, _, day), sums in merged.items():
+        if role == analytics.ANSWER and sums.get("messages"):
+            tokens_by_day[model][day] = tokens_by_day[model].get(day, 0) + sums["tokens"]
+    return analytics.Report(
+        totals=totals,
+        models=models,
+        days=[first + dt.timedelta(days=i) for i in range((last - first).days + 1)],
+        tokens_by_day=dict(tokens_by_day),
+    )
+
+
+def _raw_thumbs(messages: QuerySet[Message]) -> dict[str, dict[str, int]]:
+    """{model: thumbs} of the feedback on the answers read from the messages."""
+    answers = messages.filter(role=Message.Role.ASSISTANT).values("id")
+    votes = (
+        Feedback.objects.using(messages.db)
+        .filter(message__in=answers)
+        .order_by()
+        .values("message__model_name")
+        .annotate(**rollups.THUMBS)
+    )
+    return {row["message__model_name"]: row for row in votes}
+
+
+def _totals(merged: dict[Key, dict[str, Any]]) -> dict[str, Any]:
+    totals: dict[str, Any] = {"messages": 0, "prompt": 0, "completion": 0, "errors": 0}
+    totals.update(total_cost=None, cancelled=0)
+    for (_, _, status, _), sums in merged.items():
+        totals["messages"] += sums.get("messages", 0)
+        totals["prompt"] += sums.get("prompt", 0)
+        totals["completion"] += sums.get("completion", 0)
+        if sums.get("cost_sum") is not None:
+            totals["total_cost"] = (totals["total_cost"] or Decimal(0)) + sums["cost_sum"]
+        if status == Message.Status.ERROR:
+            totals["errors"] += sums.get("messages", 0)
+        elif status == Message.Status.CANCELLED:
+            totals["cancelled"] += sums.get("messages", 0)
+    return totals
+
+
+def _model_rows(merged: dict[Key, dict[str, Any]], thumbs: dict[str, Any]) -> list:
+    per_model: dict[str, dict[str, Any]] = defaultdict(dict)
+    errors: dict[str, int] = defaultdict(int)
+    for (model, role, status, _), sums in merged.items():
+        if role != analytics.ANSWER:
+            continue
+        rollups.add_sums(per_model[model], sums)
+        if status == Message.Status.ERROR:
+            errors[model] += sums.get("messages", 0)
+    for model, votes in thumbs.items():
+        if model in per_model:
+            per_model[model]["thumbs_up"] += votes["thumbs_up"]
+            per_model[model]["thumbs_down"] += votes["thumbs_down"]
+    rows = [
+        analytics.ModelRow(
+            model=model,
+            answers=sums["messages"],
+            prompt_tokens=sums["prompt"],
+            completion_tokens=sums["completion"],
+            tokens=sums["tokens"],
+            mean_tokens_per_second=sums["tps_sum"] / sums["tps_count"]
+            if sums["tps_count"]
+            else None,
+            errors=errors[model],
+            cost=sums.get("cost_sum"),
+            thumbs_up=sums["thumbs_up"],
+            thumbs_down=sums["thumbs_down"],
+        )
+        for model, sums in per_model.items()
+        if sums.get("messages")
+    ]
+    return sorted(rows, key=lambda row: (-row.answers, row.model))
+
+
+def _conversations(
+    scope: analytics.Scope, rolled: list[Span], messages: QuerySet[Message], db: str
+) -> int:
+    raw = messages.order_by().values("conversation_id")
+    if not rolled:
+        return raw.distinct().count()
+    days = Q(pk__in=[])
+    for start, end in rolled:
+        days |= Q(day__gte=start.date(), day__lt=end.date())
+    stored = _filtered(UsageConversation.objects.using(db), scope, "owner" if scope.owner else "")
+    return stored.filter(days).order_by().values("conversation_id").union(raw).count()
+
+
+def _percentiles(
+    models: list, scope: analytics.Scope, rolled: list[Span], messages: QuerySet[Message], db: str
+) -> None:
+    bins: dict[tuple[str, str], dict[int, rollups.Bin]] = defaultdict(dict)
+    rows: list[Iterable[dict[str, Any]]] = [rollups.histogram_rows(messages, "model_name")]
+    if rolled:
+        days = Q(pk__in=[])
+        for start, end in rolled:
+            days |= Q(day__gte=start.date(), day__lt=end.date())
+        stored = _filtered(UsageBin.objects.using(db), scope, "owner")
+        if scope.owner is None:
+            stored = stored.filter(owner__isnull=True)
+        rows.append(
+            stored.filter(days)
+            .order_by()
+            .values("model_name", "metric", "bin")
+            .annotate(count=Sum("count"), low=Min("low"), high=Max("high"))
+        )
+    for source in rows:
+        for row in source:
+            found = bins[(row["model_name"], row["metric"])]
+            if row["bin"] in found:
+                found[row["bin"]].add(row["count"], row["low"], row["high"])
+            else:
+                found[row["bin"]] = rollups.Bin(row["count"], row["low"], row["high"])
+    for row in models:
+        elapsed = bins.get((row.model, "e"), {})
+        row.p50_elapsed = percentile(elapsed, 0.5)
+        row.p95_elapsed = percentile(elapsed, 0.95)
+        row.p50_ttft = percentile(bins.get((row.model, "t"), {}), 0.5)
+
+
+def percentile(bins: dict[int, rollups.Bin], fraction: float) -> float | None:
+    """percentile_cont over a histogram: the values of a bin are taken as evenly spread between
+    its lowest and highest (exact when a bin holds one or two distinct values)."""
+    ordered = [bins[number] for number in sorted(bins)]
+    total = sum(b.count for b in ordered)
+    if not total:
+        return None
+    position = fraction * (total - 1)
+    low_rank = math.floor(position)
+    low = _value_at(ordered, low_rank)
+    high = _value_at(ordered, min(low_rank + 1, total - 1))
+    return low + (high - low) * (position - low_rank)
+
+
+def _value_at(ordered: list[rollups.Bin], rank: int) -> float:
+    for found in ordered:
+        if rank < found.count:
+            if found.count == 1:
+                return found.low
+            return found.low + (found.high - found.low) * rank / (found.count - 1)
+        rank -= found.count
+    return ordered[-1].high
