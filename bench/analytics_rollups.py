@@ -1,0 +1,167 @@
+"""Analytics over daily roll-ups: /analytics/ at 2,000,000 messages over 90 days (goal: 90 days
+≤ 200 ms p50 on PostgreSQL), against the same page computed from the messages alone, and the
+figures of both compared.
+
+.venv/bin/python bench/analytics_rollups.py [--rows 2000000] [--database-url postgres://...]
+
+Uses its own database (default: h_scale_bench on the local PostgreSQL), filled once and kept for
+later runs (delete it to start again). Messages: one staff user, three models, 200 messages a
+conversation, each conversation at another time of day.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import message_data
+
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/h_scale_bench"
+CASES = (
+    ("90 days", {"period": "90"}, "UTC"),
+    ("90 days, Asia/Kolkata", {"period": "90"}, "Asia/Kolkata"),
+    ("30 days", {"period": "30"}, "UTC"),
+    ("90 days, one model", {"period": "90", "model": message_data.MODELS[0]}, "UTC"),
+    ("90 days, status error", {"period": "90", "status": "error"}, "UTC"),
+)
+GOAL_MS = 200
+
+
+def _create_database(url: str) -> None:
+    if not url.startswith(("postgres://", "postgresql://")):
+        return
+    from urllib.parse import urlparse, urlunparse
+
+    import psycopg
+    from psycopg import sql
+
+    parsed = urlparse(url)
+    name = parsed.path.lstrip("/")
+    admin = urlunparse(parsed._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as connection:
+        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        if exists.fetchone() is None:
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def _time_page(client: object, params: dict, zone: str, repeat: int) -> tuple[float, object]:
+    times, response = [], None
+    client.cookies["tz"] = zone  # type: ignore[attr-defined]
+    for _ in range(repeat):
+        started = time.perf_counter()
+        response = client.get("/analytics/", params)  # type: ignore[attr-defined]
+        times.append(time.perf_counter() - started)
+        assert response.status_code == 200  # type: ignore[union-attr]
+    return statistics.median(times), response
+
+
+def _max_percentile_error(found: object, expected: object) -> float:
+    worst = 0.0
+    for got, want in zip(found.models, expected.models, strict=True):  # type: ignore[attr-defined]
+        for name in ("p50_elapsed", "p95_elapsed", "p50_ttft"):
+            value, reference = getattr(got, name), getattr(want, name)
+            if reference:
+                worst = max(worst, abs(value - reference) / reference)
+    return worst
+
+
+def _same_sums(found: object, expected: object) -> bool:
+    pairs = zip(found.models, expected.models, strict=True)  # type: ignore[attr-defined]
+    return (
+        found.totals == expected.totals  # type: ignore[attr-defined]
+        and found.tokens_by_day == expected.tokens_by_day  # type: ignore[attr-defined]
+        and all(
+            (g.model, g.answers, g.tokens, g.errors, g.cost, g.thumbs_up, g.thumbs_down)
+            == (w.model, w.answers, w.tokens, w.errors, w.cost, w.thumbs_up, w.thumbs_down)
+            for g, w in pairs
+        )
+    )
+
+
+def run(url: str, rows: int, repeat: int) -> dict:
+    _create_database(url)
+    message_data.configure(url)
+    seconds = message_data.generate(rows, days=90, spread=True)
+    if seconds:
+        print(f"generated {rows:,} messages in {seconds:.0f} s")
+    import zoneinfo
+
+    from django.contrib.auth.models import User
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import setup_test_environment
+
+    from llm_metadata import analytics
+    from llm_metadata.models import Message
+    from llm_metadata.usage_models import RolledDay, UsageBin, UsageConversation, UsageQuarter
+
+    setup_test_environment()
+    total = Message.objects.count()
+    started = time.perf_counter()
+    call_command("rollup_usage", "--all", verbosity=0)
+    roll_seconds = time.perf_counter() - started
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")  # fresh statistics for the new tables
+    sizes = {
+        "quarters": UsageQuarter.objects.count(),
+        "bins": UsageBin.objects.count(),
+        "conversation_days": UsageConversation.objects.count(),
+        "days": RolledDay.objects.count(),
+    }
+    print(
+        f"database {connection.vendor}, {total:,} messages; rollup_usage --all: "
+        f"{roll_seconds:.0f} s for {sizes['days']} days -> {sizes['quarters']:,} quarter rows, "
+        f"{sizes['bins']:,} histogram bins, {sizes['conversation_days']:,} conversation-days"
+    )
+    client = Client()
+    client.force_login(User.objects.get(username="bench"))
+    results: dict = {"messages": total, "rollup_seconds": roll_seconds, "sizes": sizes}
+    print(
+        f"{'case':<26} {'roll-ups p50':>13} {'messages':>10} {'answers':>9}  same sums  "
+        f"max pct error   goal"
+    )
+    for label, params, zone in CASES:
+        rolled, response = _time_page(client, params, zone, repeat)
+        found, scope = response.context["report"], response.context["scope"]
+        tzinfo = zoneinfo.ZoneInfo(zone)
+        started = time.perf_counter()
+        expected = analytics.report(scope, tzinfo)
+        raw = time.perf_counter() - started
+        same, error = _same_sums(found, expected), _max_percentile_error(found, expected)
+        answers = sum(row.answers for row in found.models)
+        verdict = "met" if rolled * 1000 <= GOAL_MS else "MISSED"
+        print(
+            f"{label:<26} {rolled * 1000:10.0f} ms {raw * 1000:7.0f} ms {answers:>9,}  "
+            f"{'yes' if same else 'NO':>9}  {error * 100:10.2f} %   ≤ {GOAL_MS} ms {verdict}"
+        )
+        results[label] = {
+            "rollups_p50_ms": rolled * 1000,
+            "messages_once_ms": raw * 1000,
+            "answers": answers,
+            "same_sums": same,
+            "max_percentile_error": error,
+        }
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=2_000_000)
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--database-url", default=DEFAULT_URL)
+    args = parser.parse_args()
+    results = run(args.database_url, args.rows, args.repeat)
+    out = Path(__file__).resolve().parent / "results" / "analytics_rollups.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
