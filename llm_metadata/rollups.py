@@ -122,19 +122,18 @@ class Bin:
         self.low, self.high = min(self.low, low), max(self.high, high)
 
 
-def histogram_rows(messages: QuerySet[Message], *group: str) -> Iterable[dict[str, Any]]:
-    """Bins of both metrics over these messages' answers, grouped by `group` too."""
+def histogram_rows(messages: QuerySet[Message], *group: str) -> QuerySet:
+    """Bins of both metrics over these messages' answers, grouped by `group` too (one query)."""
     answers = messages.filter(role=Message.Role.ASSISTANT)
-    for metric, column in METRICS.items():
-        rows = (
-            answers.filter(**{f"{column}__isnull": False})
-            .annotate(bin=bin_of(column))
-            .order_by()
-            .values(*group, "bin")
-            .annotate(count=Count("id"), low=Min(column), high=Max(column))
-        )
-        for row in rows:
-            yield {**row, "metric": metric}
+    elapsed, ttft = (
+        answers.filter(**{f"{column}__isnull": False})
+        .annotate(metric=Value(metric), bin=bin_of(column))
+        .order_by()
+        .values(*group, "metric", "bin")
+        .annotate(count=Count("id"), low=Min(column), high=Max(column))
+        for metric, column in METRICS.items()
+    )
+    return elapsed.union(ttft, all=True)
 
 
 def roll_day(day: dt.date) -> None:
@@ -231,12 +230,18 @@ def _conversations(day: dt.date, messages: QuerySet[Message]) -> list[UsageConve
         .values_list("conversation_id", "conversation__owner", "model_name", "status")
         .distinct()
     )
-    return [
+    found = [
         UsageConversation(
             day=day, conversation_id=conversation, owner_id=owner, model_name=model, status=status
         )
         for conversation, owner, model, status in rows
     ]
+    every = {(row.conversation_id, row.owner_id) for row in found}
+    found += [
+        UsageConversation(day=day, conversation_id=conversation, owner_id=owner, every=True)
+        for conversation, owner in every
+    ]
+    return found
 
 
 def clean_days(first: dt.date, last: dt.date, using: str) -> set[dt.date]:

@@ -114,7 +114,7 @@ def report(scope: analytics.Scope, tzinfo: dt.tzinfo) -> analytics.Report:
             rollups.add_sums(merged[key], row)
     totals = _totals(merged)
     totals["conversations"] = _conversations(scope, rolled, messages, db)
-    models = _model_rows(merged, _raw_thumbs(messages))
+    models = _model_rows(merged, _raw_thumbs(scope, raw, db))
     _percentiles(models, scope, rolled, messages, db)
     first = scope.start.astimezone(tzinfo).date()
     last = (scope.end - dt.timedelta(microseconds=1)).astimezone(tzinfo).date()
@@ -130,17 +130,20 @@ def report(scope: analytics.Scope, tzinfo: dt.tzinfo) -> analytics.Report:
     )
 
 
-def _raw_thumbs(messages: QuerySet[Message]) -> dict[str, dict[str, int]]:
-    """{model: thumbs} of the feedback on the answers read from the messages."""
-    answers = messages.filter(role=Message.Role.ASSISTANT).values("id")
-    votes = (
-        Feedback.objects.using(messages.db)
-        .filter(message__in=answers)
-        .order_by()
-        .values("message__model_name")
-        .annotate(**rollups.THUMBS)
+def _raw_thumbs(scope: analytics.Scope, spans: list[Span], db: str) -> dict[str, dict]:
+    """{model: thumbs} of the feedback on the answers read from the messages (from the feedback
+    side: the answers of the spans by their index, then their feedback by its own)."""
+    votes = Feedback.objects.using(db).filter(
+        within("message__created", spans), message__role=Message.Role.ASSISTANT
     )
-    return {row["message__model_name"]: row for row in votes}
+    if scope.owner is not None:
+        votes = votes.filter(message__conversation__owner=scope.owner)
+    if scope.model:
+        votes = votes.filter(message__model_name=scope.model)
+    if scope.status:
+        votes = votes.filter(message__status=scope.status)
+    grouped = votes.order_by().values("message__model_name").annotate(**rollups.THUMBS)
+    return {row["message__model_name"]: row for row in grouped}
 
 
 def _totals(merged: dict[Key, dict[str, Any]]) -> dict[str, Any]:
@@ -203,7 +206,8 @@ def _conversations(
     for start, end in rolled:
         days |= Q(day__gte=start.date(), day__lt=end.date())
     stored = _filtered(UsageConversation.objects.using(db), scope, "owner" if scope.owner else "")
-    return stored.filter(days).order_by().values("conversation_id").union(raw).count()
+    stored = stored.filter(days, every=not (scope.model or scope.status))
+    return stored.order_by().values("conversation_id").union(raw).count()
 
 
 def _percentiles(

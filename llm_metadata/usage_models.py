@@ -67,10 +67,11 @@ class UsageBin(models.Model):
 
 
 class UsageConversation(models.Model):
-    """A conversation had messages of this model and status on this UTC day (the distinct
-    conversation count of a period)."""
+    """A conversation had messages of this model and status on this UTC day, or (`every`) any
+    messages that day: the distinct conversation count of a period, with or without filters."""
 
     day = models.DateField()
+    every = models.BooleanField(default=False, help_text="any model and status")
     conversation = models.ForeignKey(
         "llm_metadata.Conversation", on_delete=models.CASCADE, related_name="+"
     )
@@ -80,8 +81,8 @@ class UsageConversation(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["day"], name="usage_conv_day"),
-            models.Index(fields=["owner", "day"], name="usage_conv_owner"),
+            models.Index(fields=["every", "day"], name="usage_conv_day"),
+            models.Index(fields=["owner", "every", "day"], name="usage_conv_owner"),
         ]
 
     def __str__(self) -> str:
