@@ -2,21 +2,23 @@
 of every message of a period.
 
 `roll_day(day)` computes one UTC day's roll-ups from its messages and feedback, replacing what
-was there (idempotent); `manage.py rollup_usage` rolls every complete day that needs it. A day
-counts as rolled only while nothing changed since: every later write to a message or feedback of
-that day (saved, deleted, imported) sets its `changed` mark (`mark_changed`), and the analytics
-page reads that day from the messages again until the next roll. So the figures are always the
-raw rows' figures; the roll-ups only make them cheaper. Days are rolled once complete: today is
-always read from the messages.
+was there (idempotent); for today it covers the messages created before a moment `GRACE` ago
+(the day's `until`). `manage.py rollup_usage` rolls every day that needs it, and today again.
+A day's roll-ups count only while nothing changed since: every later write to a message or
+feedback before its `until` (saved, deleted, imported) sets the day's `changed` mark
+(`mark_changed`), and the analytics page reads that day from the messages again until the next
+roll. So the figures are always the raw rows' figures; the roll-ups only make them cheaper.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import reduce
 from typing import Any
 
 from django.db import transaction
@@ -47,8 +49,9 @@ BINS_PER_E = 32
 NOT_POSITIVE = -1_000_000  # the bin of zero (and of any value that is not above zero)
 METRICS = {"e": "elapsed_time", "t": "time_to_first_token"}
 QUARTER = dt.timedelta(minutes=15)
-# A day is rolled once it is over and this long has passed (its last turns are stored).
-GRACE = dt.timedelta(minutes=10)
+# Roll-ups cover messages created at least this long before the roll: a turn's writes are
+# committed by then (a later commit of an earlier moment still marks its day changed).
+GRACE = dt.timedelta(minutes=2)
 
 
 def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
@@ -136,15 +139,19 @@ def histogram_rows(messages: QuerySet[Message], *group: str) -> QuerySet:
     return elapsed.union(ttft, all=True)
 
 
-def roll_day(day: dt.date) -> None:
-    """Replace one UTC day's roll-ups with what its messages and feedback say now."""
+def roll_day(day: dt.date, now: dt.datetime | None = None) -> None:
+    """Replace one UTC day's roll-ups with what its messages and feedback say now (for today:
+    those created before `GRACE` ago)."""
     start, end = day_bounds(day)
-    messages = Message.objects.filter(created__gte=start, created__lt=end)
-    feedback = Feedback.objects.filter(message__created__gte=start, message__created__lt=end)
+    until = min(end, (now or timezone.now()) - GRACE)
+    messages = Message.objects.filter(created__gte=start, created__lt=until)
+    feedback = Feedback.objects.filter(message__created__gte=start, message__created__lt=until)
     with transaction.atomic():
         # First, so that PostgreSQL's now() (the transaction's start) is no later than what is
         # read below, and SQLite's write lock is taken before reading.
-        RolledDay.objects.update_or_create(day=day, defaults={"rolled": Now(), "changed": None})
+        RolledDay.objects.update_or_create(
+            day=day, defaults={"until": until, "rolled": Now(), "changed": None}
+        )
         for model in (UsageQuarter, UsageBin, UsageConversation):
             model.objects.filter(**_day_filter(model, start, end, day)).delete()
         UsageQuarter.objects.bulk_create(_quarters(messages, feedback), batch_size=1000)
@@ -244,46 +251,57 @@ def _conversations(day: dt.date, messages: QuerySet[Message]) -> list[UsageConve
     return found
 
 
-def clean_days(first: dt.date, last: dt.date, using: str) -> set[dt.date]:
-    """The days in [first, last] whose roll-ups hold (rolled, and unchanged since)."""
+def clean_spans(start: dt.datetime, end: dt.datetime, using: str) -> list[tuple]:
+    """[(day start, until)] of the days whose roll-ups hold (rolled, unchanged since) and lie
+    within [start, end), in order."""
+    first, last = start.astimezone(UTC).date(), end.astimezone(UTC).date()
     rolled = RolledDay.objects.using(using).filter(day__gte=first, day__lte=last)
     unchanged = Q(changed__isnull=True) | Q(changed__lt=F("rolled"))
-    return set(rolled.filter(unchanged).values_list("day", flat=True))
+    spans = []
+    for day, until in rolled.filter(unchanged).order_by("day").values_list("day", "until"):
+        day_start = day_bounds(day)[0]
+        if day_start >= start and until <= end and until > day_start:
+            spans.append((day_start, until))
+    return spans
 
 
 def days_to_roll(now: dt.datetime | None = None, *, every: bool = False) -> list[dt.date]:
-    """Complete days that have messages and no valid roll-ups (`every`: all complete days)."""
+    """Days with messages whose roll-ups are missing or no longer hold, and today (which goes
+    on growing); `every`: all days with messages."""
     now = now or timezone.now()
-    last = (now - GRACE).astimezone(UTC).date() - dt.timedelta(days=1)
+    today = (now - GRACE).astimezone(UTC).date()
     first = Message.objects.order_by("created").values_list("created", flat=True).first()
-    if first is None or first.astimezone(UTC).date() > last:
+    if first is None or first.astimezone(UTC).date() > today:
         return []
-    days = [
-        first.astimezone(UTC).date() + dt.timedelta(days=i)
-        for i in range((last - first.astimezone(UTC).date()).days + 1)
-    ]
+    start = first.astimezone(UTC).date()
+    days = [start + dt.timedelta(days=i) for i in range((today - start).days + 1)]
     if every:
         return days
-    clean = clean_days(days[0], days[-1], "default")
+    end = day_bounds(today)[0]
+    clean = {span[0].date() for span in clean_spans(day_bounds(start)[0], end, "default")}
     return [day for day in days if day not in clean]
 
 
 def mark_changed(moments: Iterable[dt.datetime]) -> None:
     """The messages or feedback of these moments changed: their days' roll-ups no longer hold.
 
-    Runs once the change is committed, and touches the database only for days that may have
-    been rolled (before today), so an ordinary turn costs no query here.
+    Runs once the change is committed, and touches the database only for moments that a roll
+    may have covered (older than `GRACE`), so an ordinary turn costs no query here.
     """
-    days = {moment.astimezone(UTC).date() for moment in moments if moment is not None}
-    if days:
-        transaction.on_commit(lambda: _mark(days))
+    moments = [moment for moment in moments if moment is not None]
+    if moments:
+        transaction.on_commit(lambda: _mark(moments))
 
 
-def _mark(days: set[dt.date]) -> None:
-    today = timezone.now().astimezone(UTC).date()
-    past = [day for day in days if day < today]
-    if past:
-        RolledDay.objects.filter(day__in=past).update(changed=Now())
+def _mark(moments: list[dt.datetime]) -> None:
+    recent = timezone.now() - GRACE
+    covered = [
+        Q(day=moment.astimezone(UTC).date(), until__gt=moment)
+        for moment in moments
+        if moment < recent
+    ]
+    if covered:
+        RolledDay.objects.filter(reduce(operator.or_, covered)).update(changed=Now())
 
 
 def supports_quarters(tzinfo: dt.tzinfo, start: dt.datetime, end: dt.datetime) -> bool:

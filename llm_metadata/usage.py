@@ -1,10 +1,11 @@
 """The analytics page's figures from the daily roll-ups, and from the messages where there are none.
 
-A period is cut into the whole UTC days whose roll-ups hold (`rollups.clean_days`) and the rest
-(its first and last hours in the viewer's zone, today, days changed since their roll): the first
-part is read from the roll-ups, the rest from the messages with the same groupings, and the two
-are added. Counts and sums are exactly the messages' (`analytics.report` computes them from the
-messages alone; a test compares). Percentiles come from latency histograms, within the error
+A period is cut into the UTC days inside it whose roll-ups hold (`rollups.clean_spans`; today up
+to its last roll) and the rest (the period's first and last hours in the viewer's zone, the
+minutes since today's roll, days changed since their roll): the first part is read from the
+roll-ups, the rest from the messages with the same groupings, and the two are added. Counts and
+sums are exactly the messages' (`analytics.report` computes them from the messages alone; a
+test compares). Percentiles come from latency histograms, within the error
 stated in docs/metadata.md. Reads go to `db_routing.reporting_db()` (the replica, when set).
 """
 
@@ -30,14 +31,11 @@ Key = tuple[str, str, str, dt.date]  # model, role, status, local day
 
 
 def split(scope: analytics.Scope, tzinfo: dt.tzinfo, db: str) -> tuple[list[Span], list[Span]]:
-    """(rolled, raw): runs of whole clean UTC days inside the period, and everything else."""
-    start = scope.start.astimezone(dt.UTC)
-    first = start.date() if start.time() == dt.time.min else start.date() + dt.timedelta(days=1)
-    last = scope.end.astimezone(dt.UTC).date() - dt.timedelta(days=1)
+    """(rolled, raw): the rolled parts of the UTC days inside the period whose roll-ups hold,
+    joined where they meet, and everything else."""
     rolled: list[Span] = []
-    if first <= last and rollups.supports_quarters(tzinfo, scope.start, scope.end):
-        for day in sorted(rollups.clean_days(first, last, db)):
-            start, end = rollups.day_bounds(day)
+    if rollups.supports_quarters(tzinfo, scope.start, scope.end):
+        for start, end in rollups.clean_spans(scope.start, scope.end, db):
             if rolled and rolled[-1][1] == start:
                 rolled[-1] = (rolled[-1][0], end)
             else:
@@ -202,12 +200,19 @@ def _conversations(
     raw = messages.order_by().values("conversation_id")
     if not rolled:
         return raw.distinct().count()
-    days = Q(pk__in=[])
-    for start, end in rolled:
-        days |= Q(day__gte=start.date(), day__lt=end.date())
     stored = _filtered(UsageConversation.objects.using(db), scope, "owner" if scope.owner else "")
-    stored = stored.filter(days, every=not (scope.model or scope.status))
+    stored = stored.filter(_days(rolled), every=not (scope.model or scope.status))
     return stored.order_by().values("conversation_id").union(raw).count()
+
+
+def _days(spans: list[Span]) -> Q:
+    """The day-keyed roll-up rows of these spans (each starts a UTC day; the last may end
+    within one: today, rolled up to its `until`)."""
+    days = Q(pk__in=[])
+    for start, end in spans:
+        last = (end - dt.timedelta(microseconds=1)).astimezone(dt.UTC).date()
+        days |= Q(day__gte=start.astimezone(dt.UTC).date(), day__lte=last)
+    return days
 
 
 def _percentiles(
@@ -216,14 +221,11 @@ def _percentiles(
     bins: dict[tuple[str, str], dict[int, rollups.Bin]] = defaultdict(dict)
     rows: list[Iterable[dict[str, Any]]] = [rollups.histogram_rows(messages, "model_name")]
     if rolled:
-        days = Q(pk__in=[])
-        for start, end in rolled:
-            days |= Q(day__gte=start.date(), day__lt=end.date())
         stored = _filtered(UsageBin.objects.using(db), scope, "owner")
         if scope.owner is None:
             stored = stored.filter(owner__isnull=True)
         rows.append(
-            stored.filter(days)
+            stored.filter(_days(rolled))
             .order_by()
             .values("model_name", "metric", "bin")
             .annotate(count=Sum("count"), low=Min("low"), high=Max("high"))

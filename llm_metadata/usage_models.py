@@ -90,10 +90,12 @@ class UsageConversation(models.Model):
 
 
 class RolledDay(models.Model):
-    """A UTC day whose roll-ups exist: valid while nothing changed since (`changed` is set by
-    every later write to that day's messages or feedback)."""
+    """A UTC day whose roll-ups exist, covering its messages created before `until` (the day's
+    end, or for today a moment shortly before the roll): valid while nothing changed since
+    (`changed` is set by every later write to a message or feedback of that part)."""
 
     day = models.DateField(primary_key=True)
+    until = models.DateTimeField()
     rolled = models.DateTimeField()
     changed = models.DateTimeField(null=True)
 

@@ -134,8 +134,25 @@ def test_the_figures_follow_changes_made_after_a_roll(
     stale = rollups.days_to_roll()
     assert old.created.astimezone(dt.UTC).date() in stale
     call_command("rollup_usage", verbosity=0)
-    assert rollups.days_to_roll() == []
+    assert rollups.days_to_roll() == [timezone.now().astimezone(dt.UTC).date()]  # today, always
     assert_same_report(scope(None, tzinfo), tzinfo)
+
+
+def test_today_is_rolled_up_to_shortly_before_the_roll(
+    history: list[Message], alice: User, django_capture_on_commit_callbacks
+) -> None:
+    call_command("rollup_usage", verbosity=0)
+    today = RolledDay.objects.get(day=timezone.now().astimezone(dt.UTC).date())
+    assert timezone.now() - today.until < rollups.GRACE + dt.timedelta(minutes=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        make_turn(make_conversation(alice), model_name="alpha", cost=Decimal("0.5"))  # after it
+    assert_same_report(scope(alice, dt.UTC, days=1), dt.UTC)
+    earlier = next(a for a in history if a.created.date() == today.day and a.created < today.until)
+    with django_capture_on_commit_callbacks(execute=True):
+        Message.objects.get(pk=earlier.pk).delete()  # covered by today's roll: marks it
+    today.refresh_from_db()
+    assert today.changed is not None
+    assert_same_report(scope(None, zoneinfo.ZoneInfo("Asia/Kathmandu"), days=2), dt.UTC)
 
 
 def _exported(conversation: Conversation) -> bytes:
@@ -148,8 +165,8 @@ def test_the_command_is_idempotent(history: list[Message], capsys) -> None:
     call_command("rollup_usage")
     first = capsys.readouterr().out
     call_command("rollup_usage")
-    assert "0 day(s) rolled up" in capsys.readouterr().out
-    assert not first.startswith("0 day(s)")
+    assert "1 day(s) rolled up" in capsys.readouterr().out  # today again
+    assert int(first.split()[0]) >= 12  # every day with messages, the first time
     rows = UsageQuarter.objects.count()
     call_command("rollup_usage", "--all")
     assert UsageQuarter.objects.count() == rows
