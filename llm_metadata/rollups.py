@@ -252,15 +252,15 @@ def _conversations(day: dt.date, messages: QuerySet[Message]) -> list[UsageConve
 
 
 def clean_spans(start: dt.datetime, end: dt.datetime, using: str) -> list[tuple]:
-    """[(day start, until)] of the days whose roll-ups hold (rolled, unchanged since) and lie
-    within [start, end), in order."""
+    """[(day start, until)] of the days overlapping [start, end) whose roll-ups hold (rolled,
+    unchanged since), in order."""
     first, last = start.astimezone(UTC).date(), end.astimezone(UTC).date()
     rolled = RolledDay.objects.using(using).filter(day__gte=first, day__lte=last)
     unchanged = Q(changed__isnull=True) | Q(changed__lt=F("rolled"))
     spans = []
     for day, until in rolled.filter(unchanged).order_by("day").values_list("day", "until"):
         day_start = day_bounds(day)[0]
-        if day_start >= start and until <= end and until > day_start:
+        if until > day_start:
             spans.append((day_start, until))
     return spans
 
@@ -279,6 +279,7 @@ def days_to_roll(now: dt.datetime | None = None, *, every: bool = False) -> list
         return days
     end = day_bounds(today)[0]
     clean = {span[0].date() for span in clean_spans(day_bounds(start)[0], end, "default")}
+    clean.discard(today)
     return [day for day in days if day not in clean]
 
 

@@ -15,6 +15,7 @@ import datetime as dt
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -30,24 +31,46 @@ Span = tuple[dt.datetime, dt.datetime]
 Key = tuple[str, str, str, dt.date]  # model, role, status, local day
 
 
-def split(scope: analytics.Scope, tzinfo: dt.tzinfo, db: str) -> tuple[list[Span], list[Span]]:
-    """(rolled, raw): the rolled parts of the UTC days inside the period whose roll-ups hold,
-    joined where they meet, and everything else."""
-    rolled: list[Span] = []
+@dataclass
+class Parts:
+    """A period cut by what may be read from the roll-ups.
+
+    `days`: rolled parts of UTC days that lie wholly in the period (every roll-up serves);
+    `quarters`: rolled parts of days that the period cuts (the quarter-hour sums serve, the
+    day-keyed histograms and conversation rows do not); `raw`: the rest. Each list is ordered,
+    with touching spans joined.
+    """
+
+    days: list[Span] = field(default_factory=list)
+    quarters: list[Span] = field(default_factory=list)
+    raw: list[Span] = field(default_factory=list)
+
+
+def _add(spans: list[Span], start: dt.datetime, end: dt.datetime) -> None:
+    if spans and spans[-1][1] == start:
+        spans[-1] = (spans[-1][0], end)
+    else:
+        spans.append((start, end))
+
+
+def split(scope: analytics.Scope, tzinfo: dt.tzinfo, db: str) -> Parts:
+    """The period's parts: see `Parts`. Without quarter-hour local days (a historical offset),
+    all raw."""
+    parts = Parts()
+    cursor = scope.start
     if rollups.supports_quarters(tzinfo, scope.start, scope.end):
-        for start, end in rollups.clean_spans(scope.start, scope.end, db):
-            if rolled and rolled[-1][1] == start:
-                rolled[-1] = (rolled[-1][0], end)
-            else:
-                rolled.append((start, end))
-    raw, cursor = [], scope.start
-    for start, end in rolled:
-        if cursor < start:
-            raw.append((cursor, start))
-        cursor = end
+        for day_start, until in rollups.clean_spans(scope.start, scope.end, db):
+            start, end = max(day_start, scope.start), min(until, scope.end)
+            if start >= end:
+                continue
+            if cursor < start:
+                _add(parts.raw, cursor, start)
+            whole = (start, end) == (day_start, until)
+            _add(parts.days if whole else parts.quarters, start, end)
+            cursor = end
     if cursor < scope.end:
-        raw.append((cursor, scope.end))
-    return rolled, raw
+        _add(parts.raw, cursor, scope.end)
+    return parts
 
 
 def within(column: str, spans: list[Span]) -> Q:
@@ -100,8 +123,9 @@ def _raw_rows(messages: QuerySet[Message], scope: analytics.Scope, tzinfo: dt.tz
 def report(scope: analytics.Scope, tzinfo: dt.tzinfo) -> analytics.Report:
     """What `analytics.report` computes from the messages, from the roll-ups where they hold."""
     db = reporting_db()
-    rolled, raw = split(scope, tzinfo, db)
-    messages = _raw_messages(scope, raw)
+    parts = split(scope, tzinfo, db)
+    rolled = sorted(parts.days + parts.quarters)
+    messages = _raw_messages(scope, parts.raw)
     merged: dict[Key, dict[str, Any]] = defaultdict(dict)
     sources: list[Iterable[dict[str, Any]]] = [_raw_rows(messages, scope, tzinfo)]
     if rolled:
@@ -110,10 +134,12 @@ def report(scope: analytics.Scope, tzinfo: dt.tzinfo) -> analytics.Report:
         for row in source:
             key = (row["model_name"], row["role"], row["status"], row["day"])
             rollups.add_sums(merged[key], row)
+    # Histograms and conversations: the whole days from the roll-ups, the rest from messages.
+    unrolled = _raw_messages(scope, sorted(parts.raw + parts.quarters))
     totals = _totals(merged)
-    totals["conversations"] = _conversations(scope, rolled, messages, db)
-    models = _model_rows(merged, _raw_thumbs(scope, raw, db))
-    _percentiles(models, scope, rolled, messages, db)
+    totals["conversations"] = _conversations(scope, parts.days, unrolled, db)
+    models = _model_rows(merged, _raw_thumbs(scope, parts.raw, db))
+    _percentiles(models, scope, parts.days, unrolled, db)
     first = scope.start.astimezone(tzinfo).date()
     last = (scope.end - dt.timedelta(microseconds=1)).astimezone(tzinfo).date()
     tokens_by_day: dict[str, dict[dt.date, int]] = defaultdict(dict)
