@@ -34,6 +34,8 @@ import common  # noqa: E402
 
 PG = "postgres://postgres@127.0.0.1:5432/"
 REDIS_URL = "redis://127.0.0.1:6379/0"
+CONCURRENT = 20
+TOKEN_GAP = 0.04  # seconds between the fake LLM's tokens
 
 
 class Counts:
@@ -100,6 +102,7 @@ def in_process(turns: int, s3_env: dict[str, str], prefix: str) -> dict:
         SESSION_COOKIE_SECURE="0",
         CSRF_COOKIE_SECURE="0",
         ALLOWED_HOSTS="testserver,127.0.0.1",
+        LOG_LEVEL="warning",
         **s3_env,
     )
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "main.settings")
@@ -153,8 +156,8 @@ def in_process(turns: int, s3_env: dict[str, str], prefix: str) -> dict:
         asked = await Message.objects.filter(role="user").exclude(attachment="").afirst()
         before = counts.snapshot()
         download = await client.get(f"/attachment/{asked.pk}/")
-        async for _ in download.streaming_content:
-            pass
+        assert download.status_code == 200
+        assert b"".join(download.streaming_content).startswith(b"some notes")  # a file's chunks
         downloads = tuple(b - a for a, b in zip(before, counts.snapshot(), strict=True))
         return {"turn": plain, "upload_turn": uploads, "download": downloads}
 
@@ -180,15 +183,24 @@ def in_process(turns: int, s3_env: dict[str, str], prefix: str) -> dict:
 
 
 async def _turns(stack: common.Stack, sessions: list[str], count: int) -> list[dict]:
-    transport = common.shared_transport(50)
-    client = common.client_for(stack.base_url, sessions[0], transport)
-    results = [await common.stream_chat(client, f"Question {i}") for i in range(count)]
-    await client.aclose()
+    """`count` turns, CONCURRENT at a time, each in a session (and conversation) of its own."""
+    transport = common.shared_transport(CONCURRENT + 10)
+    clients = [common.client_for(stack.base_url, s, transport) for s in sessions[:CONCURRENT]]
+    results: list[dict] = []
+    for first in range(0, count, CONCURRENT):
+        batch = range(first, min(count, first + CONCURRENT))
+        results += await asyncio.gather(
+            *(common.stream_chat(clients[i - first], f"Question {i}") for i in batch)
+        )
+    for client in clients:
+        await client.aclose()
     return results
 
 
 def cpu_per_turn(stack: common.Stack, sessions: list[str], turns: int, tokens: int) -> float:
-    stack.configure_fake(tokens=tokens, delay=0.0)
+    """The worker's CPU per turn, tokens arriving one by one (TOKEN_GAP apart, past the
+    relay's 30 ms merging window: every token is a read and an event, as from a real model)."""
+    stack.configure_fake(tokens=tokens, delay=TOKEN_GAP)
     common.run_async(_turns(stack, sessions, 3), 300)  # warm
     before = stack.cpu_seconds()["app"]
     results = common.run_async(_turns(stack, sessions, turns), 900)
