@@ -367,6 +367,8 @@ if AWS_STORAGE_BUCKET_NAME:
             "querystring_auth": True,
             "querystring_expire": 60,
             "file_overwrite": False,
+            # A download is spooled to a temporary file past this size, not held in memory.
+            "max_memory_size": FILE_UPLOAD_MAX_MEMORY_SIZE,
         },
     }
 

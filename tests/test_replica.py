@@ -11,9 +11,10 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
 import pytest
+
+from tests.e2e.processes import e2e_database
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,27 +36,10 @@ def _run(env: dict[str, str], *args: str) -> str:
 @pytest.fixture(scope="module")
 def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """(primary, replica) URLs of two new databases, migrated and seeded differently."""
-    base = os.environ.get("DATABASE_URL", "")
-    drops = []
-    if base.startswith(("postgres://", "postgresql://")):
-        import psycopg
-        from psycopg import sql
-
-        parsed = urlparse(base)
-        admin = urlunparse(parsed._replace(path="/postgres"))
-        urls = []
-        for role in ("primary", "replica"):
-            name = f"{parsed.path.lstrip('/')}_{role}_{os.getpid()}"
-            drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            with psycopg.connect(admin, autocommit=True) as connection:
-                connection.execute(drop)
-                connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-            drops.append(drop)
-            urls.append(urlunparse(parsed._replace(path=f"/{name}")))
-        primary, replica = urls
-    else:
-        folder = tmp_path_factory.mktemp("replica")
-        primary, replica = (f"sqlite:///{folder / f'{r}.sqlite3'}" for r in ("primary", "replica"))
+    folder = tmp_path_factory.mktemp("replica")
+    (primary, drop_primary), (replica, drop_replica) = (
+        e2e_database(folder, role) for role in ("primary", "replica")
+    )
     try:
         for url, model, turns in ((primary, "primary-model", 1), (replica, "replica-model", 3)):
             _run({"DATABASE_URL": url}, "manage.py", "migrate", "-v", "0")
@@ -69,9 +53,8 @@ def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, s
             )
         yield primary, replica
     finally:
-        for drop in drops:
-            with psycopg.connect(admin, autocommit=True) as connection:
-                connection.execute(drop)
+        drop_primary()
+        drop_replica()
 
 
 def probe(env: dict[str, str]) -> dict:

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests import s3_server
-from tests.e2e.processes import ROOT, FakeLLM, free_port, server_env, tail
+from tests.e2e.processes import ROOT, FakeLLM, LiveServer, free_port, server_env, tail
 
 HAPROXY = "/usr/sbin/haproxy"
 START_TIMEOUT = 90.0
@@ -153,19 +153,9 @@ class Cluster:
     haproxy: subprocess.Popen | None = field(default=None, repr=False)
 
     def manage(self, *args: str) -> str:
+        """Run a manage.py command on the cluster's database; its standard output."""
         env = next(iter(self.servers.values())).env
-        result = subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-        )
-        if result.returncode:
-            pytest.fail(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-        return result.stdout
+        return LiveServer(url=self.url, env=env, log=self.folder / "manage.log").manage(*args)
 
     def shell(self, code: str) -> str:
         return self.manage("shell", "--verbosity", "0", "-c", code)

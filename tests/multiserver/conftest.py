@@ -11,12 +11,11 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
 import pytest
 
 from tests import s3_server
-from tests.e2e.processes import FakeLLM, free_port, start_fake_llm, stop
+from tests.e2e.processes import FakeLLM, e2e_database, free_port, start_fake_llm, stop
 
 from .cluster import AppServer, Cluster, cluster_env, start_haproxy
 
@@ -43,25 +42,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             )
 
 
-def _database(folder: Path) -> tuple[str, object]:
-    """A new PostgreSQL database of the run's own, next to the test database."""
-    import psycopg
-    from psycopg import sql
-
-    parsed = urlparse(os.environ["DATABASE_URL"])
-    name = f"{parsed.path.lstrip('/') or 'postgres'}_multiserver_{os.getpid()}"
-    admin_url = urlunparse(parsed._replace(path="/postgres"))
-
-    def run(statement: sql.Composable) -> None:
-        with psycopg.connect(admin_url, autocommit=True) as connection:
-            connection.execute(statement)
-
-    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-    run(drop)
-    run(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return urlunparse(parsed._replace(path=f"/{name}")), lambda: run(drop)
-
-
 def _forget_redis_keys(prefix: str) -> None:
     import redis
 
@@ -75,7 +55,7 @@ def _forget_redis_keys(prefix: str) -> None:
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     folder = tmp_path_factory.mktemp("multiserver")
-    database_url, drop_database = _database(folder)
+    database_url, drop_database = e2e_database(folder, "multiserver")
     s3 = s3_server.start(folder / "moto.log")
     fake: FakeLLM | None = None
     servers: dict[str, AppServer] = {}
