@@ -89,8 +89,7 @@ SUMS = {
     "prompt": Coalesce(Sum("prompt_tokens"), 0),
     "completion": Coalesce(Sum("completion_tokens"), 0),
     "tokens": Coalesce(Sum(analytics.TOKENS), 0),
-    "cost_sum": Sum("cost"),
-    "costed": Count("cost"),
+    "cost_sum": Sum("cost"),  # None when no cost of the group is known, as in the raw sum
     "tps_sum": Coalesce(Sum(analytics.TOKENS_PER_SECOND), 0.0),
     "tps_count": Count(analytics.TOKENS_PER_SECOND),
 }
@@ -116,6 +115,8 @@ def add_sums(into: dict[str, Any], row: dict[str, Any]) -> None:
 
 @dataclass
 class Bin:
+    """A histogram bin: how many values, and the lowest and highest of them."""
+
     count: int
     low: float
     high: float

@@ -28,8 +28,9 @@ class UsageQuarter(models.Model):
     prompt = models.BigIntegerField(help_text="prompt tokens")
     completion = models.BigIntegerField(help_text="completion tokens")
     tokens = models.BigIntegerField(help_text="total tokens (prompt + completion when unknown)")
-    cost_sum = models.DecimalField(max_digits=20, decimal_places=8, null=True)
-    costed = models.PositiveIntegerField(help_text="messages with a known cost")
+    cost_sum = models.DecimalField(
+        max_digits=20, decimal_places=8, null=True, help_text="none when no cost is known"
+    )
     tps_sum = models.FloatField()
     tps_count = models.PositiveIntegerField()
     thumbs_up = models.PositiveIntegerField()
