@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: run test lint format local-llm local-llm-setup bench bench-quick chromium
+.PHONY: run test lint format local-llm local-llm-setup bench bench-quick chromium haproxy
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,8 +23,14 @@ chromium:
 	@test -x /usr/bin/chromium && test -d /usr/share/fonts/truetype/noto || \
 		{ apt-get update -qq && apt-get install -y -qq chromium fonts-noto-color-emoji; }
 
-## The whole test suite (SQLite by default; set DATABASE_URL=postgres://... for PostgreSQL).
-test: $(VENV)/.installed chromium
+## Debian's HAProxy, the load balancer of the multi-server tests (tests/multiserver/).
+haproxy:
+	@test -x /usr/sbin/haproxy || \
+		{ apt-get update -qq && apt-get install -y -qq haproxy; }
+
+## The whole test suite (SQLite by default; set DATABASE_URL=postgres://... for PostgreSQL,
+## which also runs the multi-server tests).
+test: $(VENV)/.installed chromium haproxy
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed

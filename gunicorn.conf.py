@@ -9,10 +9,13 @@ import os
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"  # noqa: S104
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
-worker_class = "uvicorn_worker.UvicornWorker"
+# uvicorn's worker, cancelling (and so storing as cancelled) the streams still running shortly
+# before graceful_timeout ends (main/gunicorn_worker.py).
+worker_class = "main.gunicorn_worker.UvicornWorker"
 # Streams may legitimately run for minutes: the worker heartbeat, not the request, is timed.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "300"))
-graceful_timeout = 30
+# On SIGTERM: stop accepting, let running requests finish for this long (seconds).
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 keepalive = 5
 accesslog = "-" if os.environ.get("ACCESS_LOG", "1") == "1" else None
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -54,8 +54,13 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def generate(rows: int, *, days: int = 30, per_conversation: int = 200) -> float:
-    """Create user 'bench' (staff) and `rows` messages over `days` days; returns seconds."""
+def generate(
+    rows: int, *, days: int = 30, per_conversation: int = 200, spread: bool = False
+) -> float:
+    """Create user 'bench' (staff) and `rows` messages over `days` days; returns seconds.
+
+    Each conversation's messages share one moment: noon, or with `spread` a time of day that
+    moves by 37 minutes from one conversation to the next (so every hour sees messages)."""
     from django.contrib.auth.models import User
     from django.core.management import call_command
 
@@ -72,6 +77,8 @@ def generate(rows: int, *, days: int = 30, per_conversation: int = 200) -> float
     while made < rows:
         conversation = Conversation.objects.create(owner=user, title=f"Bench {made}")
         day = today - dt.timedelta(days=(made // per_conversation) % days)
+        if spread:
+            day += dt.timedelta(minutes=(made // per_conversation) * 37 % 1440 - 720)
         batch = []
         for i in range(min(per_conversation, rows - made)):
             model = MODELS[(made + i) // 2 % len(MODELS)]

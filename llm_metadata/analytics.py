@@ -1,4 +1,4 @@
-"""Usage figures for the analytics page, aggregated in the database.
+"""Usage figures for the analytics page, aggregated in the database from the messages.
 
 Totals cover every message in scope; the per-model table and the charts cover answers
 (assistant messages), which carry the tokens, timings and cost of each call.
@@ -25,6 +25,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
+from .db_routing import reporting_db
 from .local_dates import local_date
 from .metrics import TOKENS_PER_SECOND
 from .models import Feedback, Message
@@ -81,8 +82,10 @@ class Report:
 
 
 def scoped_messages(scope: Scope) -> QuerySet[Message]:
-    """Every message of the scope (both roles)."""
-    messages = Message.objects.filter(created__gte=scope.start, created__lt=scope.end)
+    """Every message of the scope (both roles), read from the reporting database."""
+    messages = Message.objects.using(reporting_db()).filter(
+        created__gte=scope.start, created__lt=scope.end
+    )
     if scope.owner is not None:
         messages = messages.filter(conversation__owner=scope.owner)
     if scope.model:
@@ -162,7 +165,8 @@ def model_table(messages: QuerySet[Message]) -> list[ModelRow]:
     if not rows:
         return []
     votes = (
-        Feedback.objects.filter(message__in=answers.values("id"))
+        Feedback.objects.using(answers.db)
+        .filter(message__in=answers.values("id"))
         .order_by()
         .values("message__model_name")
         .annotate(
@@ -195,7 +199,8 @@ def tokens_per_day(
 
 
 def report(scope: Scope, tzinfo: dt.tzinfo) -> Report:
-    """Everything the analytics page shows for one scope."""
+    """Everything the analytics page shows for one scope, from the messages alone (the page
+    reads the same figures from the roll-ups: `usage.report`)."""
     messages = scoped_messages(scope)
     first = scope.start.astimezone(tzinfo).date()
     last = (scope.end - dt.timedelta(microseconds=1)).astimezone(tzinfo).date()

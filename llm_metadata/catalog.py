@@ -10,10 +10,11 @@ import hashlib
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connections
 
 from . import llm
 from .llm import demo
@@ -54,8 +55,9 @@ def available_models() -> tuple[list[str], str]:
 
     The endpoint's list comes from the cache and is refreshed off the request path: a list
     older than LIST_FRESH_SECONDS is still served while a background thread fetches the next
-    one, and kept when that fails. With nothing cached yet (a fresh cache), the caller waits
-    up to FIRST_LIST_WAIT for the first fetch, and gets the fallback if it is not done by then.
+    one, and kept when that fails. With nothing cached yet (a fresh cache), the caller fetches
+    the first list itself, waiting at most FIRST_LIST_WAIT; an endpoint slower than that gets
+    the fallback now and its list from a background fetch.
     """
     if is_demo():
         return [demo.NAME], "demo"
@@ -64,13 +66,10 @@ def available_models() -> tuple[list[str], str]:
     target = endpoint()
     key = _list_key(target)
     entry = cache.get(key)
-    if entry is None or entry["fresh_until"] <= time.time():
-        refresher = _start_refresh(target, key)
-        if entry is None and refresher is not None:
-            refresher.join(FIRST_LIST_WAIT)
-            entry = cache.get(key)
     if entry is None:
-        return list(FALLBACK_MODELS), "fallback"
+        entry = _first_list(target, key)
+    elif entry["fresh_until"] <= time.time():
+        _start_refresh(target, key, entry)
     return list(entry["names"]), entry["source"]
 
 
@@ -85,44 +84,66 @@ def _list_key(target: llm.Endpoint) -> str:
     return f"llm-model-list:{digest}"
 
 
-def _start_refresh(target: llm.Endpoint, key: str) -> threading.Thread | None:
+def _listed(names: list[str]) -> dict:
+    """The cache entry for a list the endpoint gave (the fallback when it names no model)."""
+    return {
+        "names": names or FALLBACK_MODELS,
+        "source": "endpoint" if names else "fallback",
+        "fresh_until": time.time() + LIST_FRESH_SECONDS,
+    }
+
+
+def _unlisted(exc: llm.LLMError, previous: dict | None) -> dict:
+    """The cache entry after a failed fetch: the last good list (or the fallback), retried soon."""
+    kept = previous["names"] if previous else FALLBACK_MODELS
+    source = previous["source"] if previous else "fallback"
+    logger.warning("llm model list unavailable, offering the %s list: %s", source, exc)
+    return {"names": kept, "source": source, "fresh_until": time.time() + LIST_RETRY_SECONDS}
+
+
+def _first_list(target: llm.Endpoint, key: str) -> dict:
+    """The first list, fetched by the caller within FIRST_LIST_WAIT and cached by it."""
+    quick = replace(target, timeout=min(target.timeout, FIRST_LIST_WAIT))
+    try:
+        entry = _listed(llm.list_models(quick))
+    except llm.LLMError as exc:
+        if exc.retryable:  # slow or unreachable: keep trying in the background, full timeout
+            _start_refresh(target, key, None)
+            return {"names": FALLBACK_MODELS, "source": "fallback", "fresh_until": 0.0}
+        entry = _unlisted(exc, None)  # refused outright: the fallback, asked again later
+    cache.set(key, entry, LIST_KEEP_SECONDS)
+    return entry
+
+
+def _start_refresh(target: llm.Endpoint, key: str, previous: dict | None) -> None:
     """Start fetching the list in a thread, unless a refresh already runs (here or elsewhere)."""
     global _refresher
     if not _refreshing.acquire(blocking=False):
-        return _refresher
+        return
     # Processes sharing the cache (several workers, REDIS_URL) take turns too.
     if not cache.add(f"{key}:refreshing", True, REFRESH_LOCK_SECONDS):
         _refreshing.release()
-        return None
+        return
     _refresher = threading.Thread(
-        target=_refresh, args=(target, key), name="llm-model-list", daemon=True
+        target=_refresh, args=(target, key, previous), name="llm-model-list", daemon=True
     )
     _refresher.start()
-    return _refresher
 
 
-def _refresh(target: llm.Endpoint, key: str) -> None:
-    """Fetch the list and cache it; on failure keep the last good one (or the fallback)."""
+def _refresh(target: llm.Endpoint, key: str, previous: dict | None) -> None:
+    """In the refresh thread: fetch the list and cache it; whatever fails, unlock and tidy up."""
     try:
-        now = time.time()
         try:
-            names = llm.list_models(target)
+            entry = _listed(llm.list_models(target))
         except llm.LLMError as exc:
-            previous = cache.get(key)
-            kept = previous["names"] if previous else FALLBACK_MODELS
-            source = previous["source"] if previous else "fallback"
-            logger.warning("llm model list unavailable, offering the %s list: %s", source, exc)
-            entry = {"names": kept, "source": source, "fresh_until": now + LIST_RETRY_SECONDS}
-        else:
-            entry = {
-                "names": names or FALLBACK_MODELS,
-                "source": "endpoint" if names else "fallback",
-                "fresh_until": now + LIST_FRESH_SECONDS,
-            }
+            entry = _unlisted(exc, previous)
         cache.set(key, entry, LIST_KEEP_SECONDS)
-    finally:
         cache.delete(f"{key}:refreshing")
+    except Exception:  # a thread's failure must not leave the refresh locked in this process
+        logger.exception("llm model list refresh could not be stored")
+    finally:
         cache.close()  # this thread's own cache connection (Redis), not the requests'
+        connections.close_all()  # and its database connection (the cache table, profiles)
         _refreshing.release()
 
 

@@ -23,6 +23,7 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from . import record
+from .db_routing import reporting_db
 from .models import Conversation, Feedback, Message
 from .record import Kind
 
@@ -187,8 +188,9 @@ def messages_for_export(
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
 ) -> QuerySet[Message]:
-    """Messages of one owner (None: everyone), optionally by model and creation time."""
-    messages = Message.objects.all()
+    """Messages of one owner (None: everyone), optionally by model and creation time, read
+    from the reporting database (the replica, when one is set)."""
+    messages = Message.objects.using(reporting_db())
     if owner is not None:
         messages = messages.filter(conversation__owner=owner)
     if model:

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from . import record
+from . import record, rollups
 from .exports import SCHEMA, SCHEMA_VERSION
 from .models import Conversation, Feedback, Message
 from .record import Kind
@@ -292,6 +292,7 @@ def import_conversations(*, owner: AbstractBaseUser, raw: bytes) -> list[Convers
         for message, moment in zip(messages, moments, strict=True):
             message.created = moment  # auto_now_add overwrote it on insert
         Message.objects.bulk_update(messages, ["created"], batch_size=500)
+        rollups.mark_changed(moments)  # bulk writes send no signals
         Feedback.objects.bulk_create(
             Feedback(message=message, user=owner, **feedback)
             for message, (_, feedback) in zip(messages, doc["messages"], strict=True)

@@ -184,3 +184,18 @@ class Feedback(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_rating_display()} on message {self.message_id}"
+
+
+class Counter(models.Model):
+    """A tally that expires (llm_metadata.counters' store when there is no Redis)."""
+
+    key = models.CharField(max_length=200, primary_key=True)
+    value = models.BigIntegerField(default=0)
+    expires = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.key} = {self.value}"
+
+
+# The analytics roll-ups live in a module of their own; importing it here registers them.
+from . import usage_models  # noqa: E402, F401

@@ -19,6 +19,7 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 TRUE_VALUES = {"1", "true", "yes", "on"}
+CACHE_TABLE = "llm_metadata_cache"  # created by migration 0004 (the database cache's table)
 FALSE_VALUES = {"0", "false", "no", "off", ""}
 
 
@@ -198,13 +199,38 @@ TEMPLATES = [
 
 # --- Database ---------------------------------------------------------------------------------
 
+
+def parse_database_url(name: str, url: str) -> dict:
+    try:
+        config = dj_database_url.parse(url)
+    except Exception as exc:  # dj-database-url raises several types for a bad URL
+        raise ImproperlyConfigured(f"{name} is not a valid database URL: {exc}") from None
+    if not config.get("ENGINE"):
+        raise ImproperlyConfigured(f"{name} has an unsupported scheme: {url!r}")
+    return config
+
+
+def postgres_options(config: dict) -> None:
+    """A bounded psycopg pool per worker; behind PgBouncer in transaction mode, no server-side
+    cursors and no prepared statements (both live on one server connection, which PgBouncer
+    hands to another client after every transaction)."""
+    # Under ASGI each request runs in a thread of its own, so persistent connections would
+    # pile up; psycopg's pool shares a bounded set of connections between them.
+    config["CONN_MAX_AGE"] = 0
+    options = config.setdefault("OPTIONS", {})
+    options["pool"] = {
+        "min_size": 1,
+        "max_size": env_int("DATABASE_POOL_SIZE", 10, minimum=1),
+        "timeout": 10,
+    }
+    if DATABASE_PGBOUNCER:
+        config["DISABLE_SERVER_SIDE_CURSORS"] = True
+        options["prepare_threshold"] = None
+
+
+DATABASE_PGBOUNCER = env_bool("DATABASE_PGBOUNCER", False)
 DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
-try:
-    _db = dj_database_url.parse(DATABASE_URL)
-except Exception as exc:  # dj-database-url raises several types for a bad URL
-    raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
-if not _db.get("ENGINE"):
-    raise ImproperlyConfigured(f"DATABASE_URL has an unsupported scheme: {DATABASE_URL!r}")
+_db = parse_database_url("DATABASE_URL", DATABASE_URL)
 
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers run while a turn is written; synchronous=NORMAL makes each commit
@@ -218,18 +244,50 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
     }
 elif _db["ENGINE"] == "django.db.backends.postgresql":
-    # Under ASGI each request runs in a thread of its own, so persistent connections would
-    # pile up; psycopg's pool shares a bounded set of connections between them.
-    _db["CONN_MAX_AGE"] = 0
-    _db.setdefault("OPTIONS", {})["pool"] = {
-        "min_size": 1,
-        "max_size": env_int("DATABASE_POOL_SIZE", 10, minimum=1),
-        "timeout": 10,
-    }
+    postgres_options(_db)
 DATABASES = {"default": _db}
+# A read replica for analytics and bulk exports (llm_metadata.db_routing); the primary otherwise.
+DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = parse_database_url("DATABASE_REPLICA_URL", DATABASE_REPLICA_URL)
+    if DATABASES["replica"]["ENGINE"] == "django.db.backends.postgresql":
+        postgres_options(DATABASES["replica"])
+    # A replica is migrated by replication, and in tests it stands for the primary's copy.
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["llm_metadata.db_routing.PrimaryRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# --- Cache and sessions -----------------------------------------------------------------------
+
+# Everything the app counts or caches (allauth's rate limits, the model list, the per-user
+# counters of llm_metadata.counters) goes through this cache, so it must be shared by every
+# worker process: Redis when REDIS_URL is set (and by every server), else a table in the
+# database (shared by every process and server that use the same database).
+REDIS_URL = env_str("REDIS_URL")
+CACHE_KEY_PREFIX = env_str("CACHE_KEY_PREFIX")
+if REDIS_URL:
+    if urlparse(REDIS_URL).scheme not in ("redis", "rediss", "unix"):
+        raise ImproperlyConfigured("REDIS_URL must be a redis://, rediss:// or unix:// URL")
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+            # A Redis that stops answering fails the request quickly instead of hanging it.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
+    # Sessions read from Redis, written through to the database (they survive a Redis restart).
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": CACHE_TABLE,
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+            "OPTIONS": {"MAX_ENTRIES": 20_000},
+        }
+    }
 
 # --- Auth (django-allauth) --------------------------------------------------------------------
 
@@ -328,6 +386,26 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+# Uploads in S3 or an S3-compatible server (django-storages) when a bucket is named. Objects are
+# private: the app streams each attachment to its owner after checking who asks.
+AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
+if AWS_STORAGE_BUCKET_NAME:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "endpoint_url": env_url("AWS_S3_ENDPOINT_URL") or None,
+            "region_name": env_str("AWS_S3_REGION_NAME") or None,
+            "access_key": env_str("AWS_ACCESS_KEY_ID") or None,
+            "secret_key": env_str("AWS_SECRET_ACCESS_KEY") or None,
+            "default_acl": "private",
+            "querystring_auth": True,
+            "querystring_expire": 60,
+            "file_overwrite": False,
+            # A download is spooled to a temporary file past this size, not held in memory.
+            "max_memory_size": FILE_UPLOAD_MAX_MEMORY_SIZE,
+        },
+    }
 
 # --- Internationalisation ---------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from .. import analytics, charts
+from .. import analytics, charts, usage
 from ..page_forms import AnalyticsFilterForm
 from .data_owner import can_read_any, data_owner
 
@@ -28,7 +28,7 @@ def analytics_page(request: HttpRequest) -> HttpResponse:
         model=data.get("model", ""),
         status=data.get("status", ""),
     )
-    result = analytics.report(scope, tzinfo)
+    result = usage.report(scope, tzinfo)
     models = sorted(result.tokens_by_day)
     series = {name: result.tokens_by_day[name] for name in models}
     context = {

@@ -114,16 +114,17 @@ def start_fake_llm() -> FakeLLM:
     return FakeLLM(url=url, process=process)
 
 
-def e2e_database(folder: Path) -> tuple[str, Callable[[], None]]:
-    """The server's own database: a new PostgreSQL database in a PostgreSQL run, else SQLite."""
+def e2e_database(folder: Path, role: str = "e2e") -> tuple[str, Callable[[], None]]:
+    """The server's own database: a new PostgreSQL database in a PostgreSQL run (named after
+    the run's database, `role` and this process), else a SQLite file; and how to drop it."""
     base = os.environ.get("DATABASE_URL", "")
     if not base.startswith(("postgres://", "postgresql://")):
-        return f"sqlite:///{folder / 'e2e.sqlite3'}", lambda: None
+        return f"sqlite:///{folder / f'{role}.sqlite3'}", lambda: None
     import psycopg
     from psycopg import sql
 
     parsed = urlparse(base)
-    name = f"{parsed.path.lstrip('/') or 'postgres'}_e2e_{os.getpid()}"
+    name = f"{parsed.path.lstrip('/') or 'postgres'}_{role}_{os.getpid()}"
     admin_url = urlunparse(parsed._replace(path="/postgres"))
 
     def run(statement: sql.Composable) -> None:

@@ -7,7 +7,7 @@ key, no API_MODELS) and clear the model-list cache; `server.state` steers it and
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 from django.core.cache import cache
@@ -30,16 +30,23 @@ def _fake_ollama_server() -> Iterator[FakeServer]:
     server.stop()
 
 
-def _settle() -> None:
-    """Let a model-list refresh still running finish, then forget every cached list."""
+@pytest.fixture
+def clear_cache(django_db_blocker) -> Callable[[], None]:
+    """Lets a model-list refresh still running finish, then empties the shared cache (the model
+    list); without Redis it is a table of the test database, which tests that may not query
+    otherwise can still clear."""
     from llm_metadata.catalog import join_refresh
 
-    join_refresh(10)
-    cache.clear()
+    def clear() -> None:
+        join_refresh(10)
+        with django_db_blocker.unblock():
+            cache.clear()
+
+    return clear
 
 
-def _use(server: FakeServer, settings) -> FakeServer:
-    _settle()
+def _use(server: FakeServer, settings, clear_cache: Callable[[], None]) -> FakeServer:
+    clear_cache()
     server.state.reset()
     settings.API_URL = server.url
     settings.API_KIND = server.state.kind
@@ -50,26 +57,26 @@ def _use(server: FakeServer, settings) -> FakeServer:
 
 
 @pytest.fixture
-def fake_openai(_fake_openai_server: FakeServer, settings) -> Iterator[FakeServer]:
+def fake_openai(_fake_openai_server: FakeServer, settings, clear_cache) -> Iterator[FakeServer]:
     """The fake OpenAI-compatible server, configured as the endpoint."""
-    yield _use(_fake_openai_server, settings)
-    _settle()
+    yield _use(_fake_openai_server, settings, clear_cache)
+    clear_cache()
 
 
 @pytest.fixture
-def fake_ollama(_fake_ollama_server: FakeServer, settings) -> Iterator[FakeServer]:
+def fake_ollama(_fake_ollama_server: FakeServer, settings, clear_cache) -> Iterator[FakeServer]:
     """The fake Ollama server, configured as the endpoint."""
-    yield _use(_fake_ollama_server, settings)
-    _settle()
+    yield _use(_fake_ollama_server, settings, clear_cache)
+    clear_cache()
 
 
 @pytest.fixture
-def demo_endpoint(settings) -> Iterator[None]:
+def demo_endpoint(settings, clear_cache) -> Iterator[None]:
     """No endpoint configured: the offline demo model answers (without its per-token delay)."""
     from llm_metadata.llm import demo
 
     settings.API_URL = ""
-    cache.clear()
+    clear_cache()
     delay, demo.DELAY = demo.DELAY, 0.0
     yield
     demo.DELAY = delay
