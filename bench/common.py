@@ -38,7 +38,8 @@ RESULTS = ROOT / "bench" / "results"
 PY = str(Path(sys.executable))
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
 PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-PG_DATABASE = "bench"
+# Several people benching on one server each set a database name of their own.
+PG_DATABASE = os.environ.get("BENCH_PG_DATABASE", "bench")
 MODEL = "fake-small"
 USERNAME = "benchuser"
 FORM = {"model": MODEL, "temperature": "0.7", "top_k": "40", "top_p": "0.9", "max_tokens": "600"}
