@@ -29,7 +29,7 @@ from django.views.decorators.http import require_POST
 from .. import selectors, services
 from ..files import ACCEPT, LABEL
 from ..forms import ChatForm, initial_for, model_options
-from ..models import Conversation, Message
+from ..models import Conversation, Message, store_stale_html
 from ..streaming import sse
 
 SESSION_KEY = "conversation_id"
@@ -87,6 +87,7 @@ def _render_page(
         if conversation
         else ([], False)
     )
+    store_stale_html(messages_list)
     options = model_options(form.offered)
     if not form.is_bound:
         last = next((m for m in reversed(messages_list) if m.role == Message.Role.USER), None)

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from .. import selectors
-from ..models import Conversation
+from ..models import Conversation, store_stale_html
 from ..page_forms import HistoryFilterForm, RenameForm
 from . import chat
 from .redirects import next_or
@@ -51,6 +51,7 @@ def conversation_detail(request: HttpRequest, pk: UUID) -> HttpResponse:
     conversation = _get_conversation_for_user(request, pk)
     messages_in_order = selectors.conversation_messages(conversation, request.user)
     page = Paginator(messages_in_order, MESSAGES_PAGE_SIZE).get_page(request.GET.get("page"))
+    store_stale_html(page.object_list)  # evaluates the page's rows once; the template reuses them
     context = {"conversation": conversation, "page": page}
     return render(request, "llm_metadata/conversation_detail.html", context)
 
