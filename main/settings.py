@@ -174,6 +174,13 @@ TEMPLATES = [
             ],
         },
     },
+    {
+        # The per-message partials only (templates/jinja2/): see llm_metadata/jinja_env.py.
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "DIRS": [BASE_DIR / "templates" / "jinja2"],
+        "APP_DIRS": False,
+        "OPTIONS": {"environment": "llm_metadata.jinja_env.environment"},
+    },
 ]
 
 # --- Database ---------------------------------------------------------------------------------

@@ -22,13 +22,13 @@ from django.http import (
     StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from .. import selectors, services
 from ..files import ACCEPT, LABEL
 from ..forms import ChatForm, initial_for, model_options
+from ..jinja_env import render_messages
 from ..models import Conversation, Message, store_stale_html
 from ..streaming import sse
 
@@ -144,11 +144,7 @@ def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
 
 
 def _message_html(request: HttpRequest, message: Message) -> str:
-    return render_to_string(
-        "llm_metadata/_message_item.html",
-        {"message": message},
-        request=request,
-    )
+    return render_messages(request, [message])
 
 
 def _prepare(request: HttpRequest) -> dict[str, list[str]] | tuple[services.Turn, bytes]:
