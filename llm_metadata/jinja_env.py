@@ -17,7 +17,7 @@ import datetime as dt
 from collections.abc import Iterable
 from contextvars import ContextVar
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -27,6 +27,7 @@ from django.template.backends.utils import csrf_input
 from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 from django.utils.formats import get_format, localize
+from django.utils.functional import SimpleLazyObject
 from django.utils.safestring import SafeString, mark_safe
 from jinja2 import Environment
 
@@ -136,10 +137,13 @@ def render_messages(
     template = engines["jinja2"].env.get_template("llm_metadata/_message_list.html")
     context: dict[str, Any] = {"messages": messages, "detail": detail}
     if request is not None:
-        # One token for every feedback form of the page (Django's lazy `csrf_input` would mask
-        # a new one for each form it is printed in), one look-up of the page's own address.
+        # One token for every feedback form of the page, made when the first is printed
+        # (Django's lazy `csrf_input` masks a new one for each form), and one look-up of the
+        # page's own address.
         context.update(
-            request=request, csrf_input=csrf_input(request), next_path=request.get_full_path()
+            request=request,
+            csrf_input=SimpleLazyObject(partial(csrf_input, request)),
+            next_path=request.get_full_path(),
         )
     token = _page.set(page_formats())
     try:
