@@ -14,7 +14,8 @@ fast path equal to Django's output (tests/test_jinja_env.py checks them against 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache, partial
@@ -29,11 +30,12 @@ from django.utils import timezone
 from django.utils.formats import get_format, localize
 from django.utils.functional import SimpleLazyObject
 from django.utils.safestring import SafeString, mark_safe
-from jinja2 import Environment
+from jinja2 import BaseLoader, Environment, FileSystemLoader
 
 if TYPE_CHECKING:
     from .models import Message
 
+_INCLUDE = re.compile(r'\{%-?\s*include\s+"([^"]+)"\s*-?%\}')
 _QUANTUM = {places: Decimal(1).scaleb(-places) for places in range(1, 10)}
 _PK_MARKER = 987654321987  # an id no URL prefix holds, replaced by each message's own
 
@@ -114,11 +116,34 @@ def _default_if_none(value: Any, default: Any) -> Any:
     return default if value is None else value
 
 
+class InliningLoader(FileSystemLoader):
+    """Pastes every `{% include "name" %}` (a constant name) into the including template as it
+    loads: the partials stay separate files, and a page of 50 messages renders in half the time
+    that 200 run-time includes took. An inlined partial shares its includer's scope."""
+
+    def get_source(
+        self, environment: Environment, template: str
+    ) -> tuple[str, str | None, Callable[[], bool] | None]:
+        source, filename, uptodate = super().get_source(environment, template)
+        checks = [uptodate]
+
+        def paste(match: re.Match[str]) -> str:
+            inner, _, inner_uptodate = self.get_source(environment, match.group(1))
+            checks.append(inner_uptodate)
+            return inner
+
+        source = _INCLUDE.sub(paste, source)
+        return source, filename, lambda: all(check() for check in checks if check)
+
+
 def environment(**options: Any) -> Environment:
     """Called by Django's Jinja2 backend (TEMPLATES in settings) with its options; escaping is
     always on (the partials print LLM and user text)."""
     options.pop("autoescape", None)
-    env = Environment(autoescape=True, finalize=_finalize, **options)
+    loader: BaseLoader = options.pop("loader")
+    if isinstance(loader, FileSystemLoader):  # Django's, from DIRS
+        loader = InliningLoader(loader.searchpath)
+    env = Environment(autoescape=True, finalize=_finalize, loader=loader, **options)
     env.globals["url"] = _url
     env.filters.update(
         capfirst=defaultfilters.capfirst,
