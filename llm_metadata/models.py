@@ -109,11 +109,13 @@ class Message(models.Model):
         super().save(**kwargs)
 
     def render_html(self) -> None:
-        """Render an answer's markdown into `content_html` (other roles show plain text)."""
-        self.content_html = (
-            render_markdown(self.content) if self.role == self.Role.ASSISTANT else ""
-        )
-        self.content_html_version = RENDERER_VERSION
+        """Render an answer's markdown into `content_html`; other roles show plain text and keep
+        none (version 0, as an imported row has)."""
+        if self.role == self.Role.ASSISTANT:
+            self.content_html = render_markdown(self.content)
+            self.content_html_version = RENDERER_VERSION
+        else:
+            self.content_html, self.content_html_version = "", 0
 
     @property
     def html_is_stale(self) -> bool:
