@@ -1,7 +1,8 @@
 """Page budgets (issue 10): the chat and conversation pages showing 50 realistic messages, and
 the plain-form turn (POST /ask/ plus the page it redirects to) against an instant fake LLM.
 
-Every message is a realistic one (`sample_answers`: markdown answers with headings, lists, code
+A GET of /healthz is timed too, as a reference for how loaded the machine is. Every message
+is a realistic one (`sample_answers`: markdown answers with headings, lists, code
 blocks in three languages and tables), stored by bulk_create as an import would; each page is
 viewed once before the timed requests (that first view is printed too). Server times and SQL
 counts come from the Server-Timing header (BENCH_TIMING=1): they exclude the network.
@@ -89,7 +90,7 @@ def seed(turn_conversations: int) -> dict[str, Any]:
     }
 
 
-def _row(case: str, samples: list[dict[str, Any]], goal: float) -> dict[str, Any]:
+def _row(case: str, samples: list[dict[str, Any]], goal: float | None) -> dict[str, Any]:
     server = [s["server_ms"] for s in samples if s["server_ms"] is not None]
     return {
         "case": case,
@@ -139,11 +140,13 @@ async def measure(stack: common.Stack, seeded: dict[str, Any], repeat: int) -> l
     try:
         client = common.client_for(stack.base_url, seeded["page_session"], transport)
         for case, url in (
+            ("GET /healthz (reference: one query, no session)", "/healthz"),
             ("GET /ask/ (50 messages)", "/ask/"),
             ("GET /conversation/<uuid>/ (50 messages)", f"/conversation/{seeded['shown']}/"),
         ):
             first, samples = await _page(client, url, repeat)
-            rows.append({**_row(case, samples, PAGE_GOAL_MS), "first_ms": first["server_ms"]})
+            goal = None if url == "/healthz" else PAGE_GOAL_MS
+            rows.append({**_row(case, samples, goal), "first_ms": first["server_ms"]})
         clients = [common.client_for(stack.base_url, k, transport) for k in seeded["turn_sessions"]]
         firsts = [await common.timed_get(c, "/ask/") for c in clients]  # each page viewed once
         turns = [await _turn(c, n) for n, c in enumerate(clients)]

@@ -1,4 +1,4 @@
-"""Run the four benchmarks in turn and print their tables (`make bench`, `make bench-quick`).
+"""Run the five benchmarks in turn and print their tables (`make bench`, `make bench-quick`).
 
     .venv/bin/python bench/run.py [--quick] [--only turn_overhead,capacity,...]
 
@@ -16,6 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import capacity
 import data_scale
+import page_budgets
 import relay_cost
 import turn_overhead
 
@@ -24,6 +25,7 @@ BENCHMARKS = {
     "relay_cost": relay_cost.run,
     "capacity": capacity.run,
     "data_scale": data_scale.run,
+    "page_budgets": page_budgets.run,
 }
 
 
