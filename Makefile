@@ -43,7 +43,7 @@ local-llm:
 local-llm-setup:
 	PYTHON=$(PYTHON) scripts/local_llm.sh setup
 
-## The five benchmarks (bench/): turn overhead, relay cost, capacity, data scale, page budgets. Figures in
+## The benchmarks (bench/): turn overhead, relay cost, capacity, data scale, page budgets, sanitiser cost. Figures in
 ## README's Performance section; JSON in bench/results/. Uses PostgreSQL too when reachable.
 bench: $(VENV)/.installed
 	$(PY) bench/run.py

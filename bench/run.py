@@ -1,4 +1,4 @@
-"""Run the five benchmarks in turn and print their tables (`make bench`, `make bench-quick`).
+"""Run the benchmarks in turn and print their tables (`make bench`, `make bench-quick`).
 
     .venv/bin/python bench/run.py [--quick] [--only turn_overhead,capacity,...]
 
@@ -18,6 +18,7 @@ import capacity
 import data_scale
 import page_budgets
 import relay_cost
+import sanitiser_cost
 import turn_overhead
 
 BENCHMARKS = {
@@ -26,6 +27,7 @@ BENCHMARKS = {
     "capacity": capacity.run,
     "data_scale": data_scale.run,
     "page_budgets": page_budgets.run,
+    "sanitiser_cost": sanitiser_cost.run,
 }
 
 
