@@ -28,7 +28,6 @@ from django.template.backends.utils import csrf_input
 from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 from django.utils.formats import get_format, localize
-from django.utils.functional import SimpleLazyObject
 from django.utils.safestring import SafeString, mark_safe
 from jinja2 import BaseLoader, Environment, FileSystemLoader
 
@@ -155,6 +154,20 @@ def environment(**options: Any) -> Environment:
     return env
 
 
+class _PrintedOnce:
+    """Markup made by `make` when it is first printed; the same text every time after."""
+
+    __slots__ = ("_html", "_make")
+
+    def __init__(self, make: Callable[[], str]) -> None:
+        self._make, self._html = make, ""
+
+    def __html__(self) -> str:
+        if not self._html:
+            self._html = str(self._make())
+        return self._html
+
+
 def render_messages(
     request: HttpRequest | None, messages: Iterable[Message], *, detail: bool = False
 ) -> SafeString:
@@ -167,7 +180,7 @@ def render_messages(
         # page's own address.
         context.update(
             request=request,
-            csrf_input=SimpleLazyObject(partial(csrf_input, request)),
+            csrf_input=_PrintedOnce(partial(csrf_input, request)),
             next_path=request.get_full_path(),
         )
     token = _page.set(page_formats())
