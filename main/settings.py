@@ -150,6 +150,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Synchronous only, and last: the chain then runs in one thread per request (see its class).
     "llm_metadata.middleware.UserTimezoneMiddleware",
 ]
 if env_bool("BENCH_TIMING", False):
