@@ -1,7 +1,8 @@
 """Page budgets (issue 10): the chat and conversation pages showing 50 realistic messages, and
 the plain-form turn (POST /ask/ plus the page it redirects to) against an instant fake LLM.
 
-A GET of /healthz is timed too, as a reference for how loaded the machine is. Every message
+Two references are timed too: /healthz (how loaded the machine is) and the chat page of a user
+with no conversation (what the page costs without messages). Every message
 is a realistic one (`sample_answers`: markdown answers with headings, lists, code
 blocks in three languages and tables), stored by bulk_create as an import would; each page is
 viewed once before the timed requests (that first view is printed too). Server times and SQL
@@ -85,6 +86,7 @@ def seed(turn_conversations: int) -> dict[str, Any]:
     )
     return {
         "shown": str(shown.id),
+        "empty_session": common.make_sessions(1)[0],
         "page_session": common.make_sessions(1, [str(shown.id)])[0],
         "turn_sessions": common.make_sessions(len(turns), [str(c.id) for c in turns]),
     }
@@ -139,13 +141,19 @@ async def measure(stack: common.Stack, seeded: dict[str, Any], repeat: int) -> l
     rows = []
     try:
         client = common.client_for(stack.base_url, seeded["page_session"], transport)
-        for case, url in (
-            ("GET /healthz (reference: one query, no session)", "/healthz"),
-            ("GET /ask/ (50 messages)", "/ask/"),
-            ("GET /conversation/<uuid>/ (50 messages)", f"/conversation/{seeded['shown']}/"),
+        empty = common.client_for(stack.base_url, seeded["empty_session"], transport)
+        for case, who, url, goal in (
+            ("GET /healthz (reference: one query, no session)", client, "/healthz", None),
+            ("GET /ask/, no conversation (reference: the page alone)", empty, "/ask/", None),
+            ("GET /ask/ (50 messages)", client, "/ask/", PAGE_GOAL_MS),
+            (
+                "GET /conversation/<uuid>/ (50 messages)",
+                client,
+                f"/conversation/{seeded['shown']}/",
+                PAGE_GOAL_MS,
+            ),
         ):
-            first, samples = await _page(client, url, repeat)
-            goal = None if url == "/healthz" else PAGE_GOAL_MS
+            first, samples = await _page(who, url, repeat)
             rows.append({**_row(case, samples, goal), "first_ms": first["server_ms"]})
         clients = [common.client_for(stack.base_url, k, transport) for k in seeded["turn_sessions"]]
         firsts = [await common.timed_get(c, "/ask/") for c in clients]  # each page viewed once
