@@ -2,10 +2,10 @@
 the plain-form turn (POST /ask/ plus the page it redirects to) against an instant fake LLM.
 
 Two references are timed too: /healthz (how loaded the machine is) and the chat page of a user
-with no conversation (what the page costs without messages). Every message
-is a realistic one (`sample_answers`: markdown answers with headings, lists, code
-blocks in three languages and tables), stored by bulk_create as an import would; each page is
-viewed once before the timed requests (that first view is printed too). Server times and SQL
+with no conversation (what the page costs without messages). Every message is a realistic one
+(`sample_answers`: markdown answers with headings, lists, code blocks in three languages and
+tables), stored by bulk_create as an import would; each page is viewed once before the timed
+requests (that first view is printed too). Server times and SQL
 counts come from the Server-Timing header (BENCH_TIMING=1): they exclude the network.
 
     .venv/bin/python bench/page_budgets.py [--quick] [--db sqlite|postgresql]
