@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -115,13 +114,7 @@ async def _page(client: Any, url: str, repeat: int) -> tuple[dict[str, Any], lis
 
 
 async def _turn(client: Any, n: int) -> dict[str, Any]:
-    question, _answer = sample_answers.turn(n)
-    data = {**common.FORM, "question": question}
-    data["csrfmiddlewaretoken"] = client.headers["X-CSRFToken"]
-    files = {"file_upload": ("", b"", "application/octet-stream")}  # as a browser sends no file
-    started = time.perf_counter()
-    response = await client.post("/ask/", data=data, files=files)
-    post_client_ms = (time.perf_counter() - started) * 1000
+    response, post_client_ms = await common.post_question(client, sample_answers.turn(n)[0])
     post_ms, post_queries = common.server_timing(response)
     if response.status_code != 302:
         return {"status": response.status_code, "server_ms": None, "client_ms": post_client_ms}
@@ -204,10 +197,7 @@ def run(quick: bool = False, dbs: list[str] | None = None) -> dict[str, Any]:
         if "post_p50_ms" in c:
             print(f"{c['db']} turn parts: POST p50 {common.fmt(c['post_p50_ms'])} ms, ", end="")
             print(f"redirected page p50 {common.fmt(c['page_p50_ms'])} ms")
-    load = " → ".join(
-        ", ".join(f"{x:.2f}" for x in results[key]) for key in ("load_before", "load_after")
-    )
-    print(f"load average (1, 5, 15 min) before → after: {load}")
+    common.print_load(results["load_before"], results["load_after"])
     print("saved", common.save("page_budgets", results))
     return results
 

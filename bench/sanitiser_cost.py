@@ -91,10 +91,7 @@ def run(quick: bool = False) -> dict[str, Any]:
             ],
         )
     )
-    load = " → ".join(
-        ", ".join(f"{x:.2f}" for x in results[key]) for key in ("load_before", "load_after")
-    )
-    print(f"load average (1, 5, 15 min) before → after: {load}")
+    common.print_load(results["load_before"], results["load_after"])
     print("saved", common.save("sanitiser_cost", results))
     return results
 
