@@ -49,7 +49,8 @@ local-llm:
 local-llm-setup:
 	PYTHON=$(PYTHON) scripts/local_llm.sh setup
 
-## The five benchmarks (bench/): turn overhead, relay cost, capacity, data scale, parsers. Figures in
+## The benchmarks (bench/): turn overhead, relay cost, capacity, data scale, parsers, page budgets,
+## sanitiser cost. Figures in
 ## README's Performance section; JSON in bench/results/. Uses PostgreSQL too when reachable.
 bench: $(VENV)/.installed
 	$(PY) bench/run.py

@@ -19,3 +19,15 @@ graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 keepalive = 5
 accesslog = "-" if os.environ.get("ACCESS_LOG", "1") == "1" else None
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def post_worker_init(worker: object) -> None:
+    """Move what start-up loaded (Django, the app's modules, the URLconf) out of the garbage
+    collector's sight: a full collection no longer walks those ~100,000 long-lived objects, about
+    2 ms a page of 50 messages (README, Performance)."""
+    import gc
+
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 (imports the URLconf and every view module)
+    gc.freeze()

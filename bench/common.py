@@ -38,7 +38,8 @@ RESULTS = ROOT / "bench" / "results"
 PY = str(Path(sys.executable))
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
 PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-PG_DATABASE = "bench"
+# Several people benching on one server each set a database name of their own.
+PG_DATABASE = os.environ.get("BENCH_PG_DATABASE", "bench")
 MODEL = "fake-small"
 USERNAME = "benchuser"
 FORM = {"model": MODEL, "temperature": "0.7", "top_k": "40", "top_p": "0.9", "max_tokens": "600"}
@@ -398,6 +399,15 @@ async def timed_get(client: httpx.AsyncClient, url: str, **kwargs: Any) -> dict[
 TOKEN = re.compile(r" lorem| ipsum| dolor| sit| amet|,")  # the fake LLM's --tokens pieces
 
 
+async def post_question(client: httpx.AsyncClient, question: str) -> tuple[httpx.Response, float]:
+    """One plain-form POST /ask/ as a browser sends it (no file chosen); the response, client ms."""
+    data = {**FORM, "question": question, "csrfmiddlewaretoken": client.headers["X-CSRFToken"]}
+    files = {"file_upload": ("", b"", "application/octet-stream")}
+    started = time.perf_counter()
+    response = await client.post("/ask/", data=data, files=files)
+    return response, (time.perf_counter() - started) * 1000
+
+
 async def stream_chat(client: httpx.AsyncClient, question: str) -> dict[str, Any]:
     """One POST /ask/stream/, read to the end: arrival time and token count of each delta."""
     data = {**FORM, "question": question}
@@ -484,6 +494,12 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> 
         for r in cells
     ]
     return "\n".join([f"\n{title}", line, rule, *body])
+
+
+def print_load(before: Sequence[float], after: Sequence[float]) -> None:
+    """The machine's load averages (1, 5, 15 min) at a benchmark's start and end."""
+    both = " → ".join(", ".join(f"{x:.2f}" for x in load) for load in (before, after))
+    print(f"load average (1, 5, 15 min) before → after: {both}")
 
 
 def save(name: str, data: dict[str, Any]) -> Path:

@@ -16,8 +16,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import capacity
 import data_scale
+import page_budgets
 import parsers
 import relay_cost
+import sanitiser_cost
 import turn_overhead
 
 BENCHMARKS = {
@@ -26,6 +28,8 @@ BENCHMARKS = {
     "capacity": capacity.run,
     "data_scale": data_scale.run,
     "parsers": parsers.run,
+    "page_budgets": page_budgets.run,
+    "sanitiser_cost": sanitiser_cost.run,
 }
 
 

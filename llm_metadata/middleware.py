@@ -6,7 +6,6 @@ import zoneinfo
 from collections.abc import Callable
 from functools import lru_cache
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
@@ -25,30 +24,25 @@ def request_zone(request: HttpRequest) -> zoneinfo.ZoneInfo | None:
 
 
 class UserTimezoneMiddleware:
-    """Activates the time zone named by the `tz` cookie; UTC when absent or unknown."""
+    """Activates the time zone named by the `tz` cookie; UTC when absent or unknown.
+
+    Synchronous only, and last in MIDDLEWARE, on purpose: Django then runs the whole middleware
+    chain in the request's thread and hops to the event loop once, for the view. With an
+    async-capable middleware innermost, the chain runs on the loop, and each of Django's own
+    middleware runs its request and response halves in the thread one hop at a time (15 thread
+    hops a request, 1 ms of CPU; README, Performance).
+    """
 
     sync_capable = True
-    async_capable = True
+    async_capable = False
 
-    def __init__(self, get_response: Callable) -> None:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
-        if iscoroutinefunction(self.get_response):
-            markcoroutinefunction(self)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if iscoroutinefunction(self):
-            return self.__acall__(request)  # type: ignore[return-value]
-        self._activate(request)
-        return self.get_response(request)
-
-    async def __acall__(self, request: HttpRequest) -> HttpResponse:
-        self._activate(request)
-        return await self.get_response(request)
-
-    @staticmethod
-    def _activate(request: HttpRequest) -> None:
         zone = request_zone(request)
         if zone is None:
             timezone.deactivate()
         else:
             timezone.activate(zone)
+        return self.get_response(request)

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
 
 from .metrics import tokens_per_second
+from .templatetags.markdown import RENDERER_VERSION, render_markdown
+
+# The stored rendering of an answer: written only by Message.render_html (the sanitiser's
+# output), never by an import, an export, a form or the admin.
+HTML_FIELDS = ("content_html", "content_html_version")
 
 
 class ConversationQuerySet(models.QuerySet["Conversation"]):
@@ -85,6 +93,8 @@ class Message(models.Model):
     attachment_name = models.CharField(max_length=255, blank=True)
     attachment_text = models.TextField(blank=True)
     created = models.DateTimeField(auto_now_add=True)
+    content_html = models.TextField(blank=True, editable=False)
+    content_html_version = models.PositiveSmallIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["created", "id"]
@@ -99,12 +109,56 @@ class Message(models.Model):
     def __str__(self) -> str:
         return f"{self.role}: {self.content[:50]}"
 
+    def save(self, **kwargs: Any) -> None:
+        """Saves with the answer's HTML rendered anew whenever `content` is written."""
+        update_fields = kwargs.get("update_fields")
+        if update_fields is None or "content" in update_fields:
+            self.render_html()
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, *HTML_FIELDS}
+        super().save(**kwargs)
+
+    def render_html(self) -> None:
+        """Render an answer's markdown into `content_html`; other roles show plain text and keep
+        none (version 0, as an imported row has)."""
+        if self.role == self.Role.ASSISTANT:
+            self.content_html = render_markdown(self.content)
+            self.content_html_version = RENDERER_VERSION
+        else:
+            self.content_html, self.content_html_version = "", 0
+
+    @property
+    def html_is_stale(self) -> bool:
+        """An answer whose stored HTML is missing (bulk_create, import) or from another renderer."""
+        return self.role == self.Role.ASSISTANT and self.content_html_version != RENDERER_VERSION
+
+    @property
+    def answer_html(self) -> SafeString:
+        """The answer as sanitised HTML: the stored one, rendered again here if it is stale."""
+        if self.html_is_stale:
+            self.render_html()
+        return mark_safe(self.content_html)  # noqa: S308 (only ever nh3's output, see HTML_FIELDS)
+
     @property
     def tokens_per_second(self) -> float | None:
         """Generation speed; see `metrics.tokens_per_second`."""
         return tokens_per_second(
             self.completion_tokens, self.elapsed_time, self.time_to_first_token
         )
+
+
+def store_stale_html(messages: Iterable[Message]) -> int:
+    """Render the stale answers among `messages` and store them in one bulk write; how many.
+
+    Pages call it on the rows they show, so an answer renders once, when first shown after
+    it was stored without HTML or with another renderer version's.
+    """
+    stale = [message for message in messages if message.html_is_stale]
+    for message in stale:
+        message.render_html()
+    if stale:
+        Message.objects.bulk_update(stale, HTML_FIELDS)
+    return len(stale)
 
 
 class ModelProfile(models.Model):

@@ -321,6 +321,8 @@ FIELDS: tuple[Field, ...] = (
 INTERNAL: dict[str, str] = {
     "conversation": "the document or row carries its conversation",
     "attachment": "the stored file's path; files are not exported (name and text are)",
+    "content_html": "the answer's markdown rendered and sanitised once, derived from content",
+    "content_html_version": "the renderer version content_html was made with",
 }
 
 BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}

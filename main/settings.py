@@ -170,6 +170,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Synchronous only, and last: the chain then runs in one thread per request (see its class).
     "llm_metadata.middleware.UserTimezoneMiddleware",
 ]
 if env_bool("BENCH_TIMING", False):
@@ -194,6 +195,13 @@ TEMPLATES = [
                 "llm_metadata.context_processors.signup",
             ],
         },
+    },
+    {
+        # The per-message partials only (templates/jinja2/): see llm_metadata/jinja_env.py.
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "DIRS": [BASE_DIR / "templates" / "jinja2"],
+        "APP_DIRS": False,
+        "OPTIONS": {"environment": "llm_metadata.jinja_env.environment"},
     },
 ]
 

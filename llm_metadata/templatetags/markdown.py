@@ -1,5 +1,8 @@
 """`{{ text|markdown }}`: CommonMark plus tables and strikethrough, code highlighted by Pygments,
 the result sanitised by nh3. Raw HTML in the text is escaped, never passed through.
+
+Answers keep this HTML in `Message.content_html`, stamped with RENDERER_VERSION: a page shows the
+stored HTML and renders again only a message stamped with another version (see models.py).
 """
 
 from __future__ import annotations
@@ -22,6 +25,10 @@ from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
 register = template.Library()
+
+# Raise it with any change that alters the HTML made from some text (parser options, rules,
+# highlighting, the sanitiser's lists): stored answers then render again as they are next shown.
+RENDERER_VERSION = 1
 
 TAGS = {
     *("p", "br", "hr", "em", "strong", "s", "del", "code", "pre", "span", "blockquote", "a"),

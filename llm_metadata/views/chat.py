@@ -22,14 +22,14 @@ from django.http import (
     StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from .. import catalog, record, selectors, services
 from ..files import ACCEPT, LABEL
 from ..forms import ChatForm, initial_for, model_options
-from ..models import Conversation, Message
+from ..jinja_env import render_messages
+from ..models import Conversation, Message, store_stale_html
 from ..streaming import sse
 
 SESSION_KEY = "conversation_id"
@@ -87,6 +87,7 @@ def _render_page(
         if conversation
         else ([], False)
     )
+    store_stale_html(messages_list)
     options = model_options(form.offered)
     if not form.is_bound:
         last = next((m for m in reversed(messages_list) if m.role == Message.Role.USER), None)
@@ -145,11 +146,7 @@ def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
 
 
 def _message_html(request: HttpRequest, message: Message) -> str:
-    return render_to_string(
-        "llm_metadata/_message_item.html",
-        {"message": message},
-        request=request,
-    )
+    return render_messages(request, [message])
 
 
 def _prepare(request: HttpRequest) -> dict[str, list[str]] | tuple[services.Turn, bytes]:

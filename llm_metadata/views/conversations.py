@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from .. import selectors
-from ..models import Conversation
+from ..models import Conversation, store_stale_html
 from ..page_forms import HistoryFilterForm, RenameForm
 from . import chat
 from .redirects import next_or
@@ -49,8 +49,10 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
 def conversation_detail(request: HttpRequest, pk: UUID) -> HttpResponse:
     """Every message of one conversation in order, with all its metadata, a page at a time."""
     conversation = _get_conversation_for_user(request, pk)
-    messages_in_order = selectors.conversation_messages(conversation, request.user)
+    messages_in_order = selectors.conversation_messages(conversation)
     page = Paginator(messages_in_order, MESSAGES_PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = selectors.with_viewer_feedback(page.object_list, request.user)
+    store_stale_html(page.object_list)
     context = {"conversation": conversation, "page": page}
     return render(request, "llm_metadata/conversation_detail.html", context)
 
