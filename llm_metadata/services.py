@@ -6,7 +6,10 @@ streaming view, after `start_turn`) or by `send_message` (the plain form post).
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -15,7 +18,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import close_old_connections, transaction
+from django.db import InterfaceError, OperationalError, close_old_connections, transaction
 from django.utils import timezone
 
 from . import catalog, llm
@@ -27,6 +30,22 @@ from .text import without_nul
 logger = logging.getLogger(__name__)
 
 TITLE_CHARS = 80
+# Waits between attempts to store an answer when the database fails (about 4 s in all): long
+# enough for a restarted primary, a failover or a dropped pooled connection, short enough that the
+# reader is not left waiting on a stream that cannot end well.
+STORE_RETRY_DELAYS = (0.1, 0.3, 0.6, 1.0, 2.0)
+STORE_RETRY_WINDOW = 5.0  # seconds after which no new attempt starts
+# The database errors that a new connection may cure; any other error is a bug, not retried.
+TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
+
+
+class AnswerNotStored(Exception):
+    """The database refused the answer on every attempt; its text reached the reader only."""
+
+    message = (
+        "The answer could not be stored: the database did not respond. "
+        "Its text is shown here but is not kept; ask again later."
+    )
 
 
 @dataclass(frozen=True)
@@ -159,8 +178,72 @@ def start_turn(*, ask: Ask) -> Turn:
     return Turn(conversation, asked, catalog.endpoint(), request, fitted.truncated, profile)
 
 
+def store_answer(*, turn: Turn, result: llm.ChatResult) -> Message:
+    """`save_answer`, tried again on a new connection while the database fails (sync callers)."""
+    started = time.monotonic()
+    for attempt in itertools.count():
+        try:
+            return _save_or_drop_connection(turn, result)
+        except TRANSIENT_DB_ERRORS as error:
+            wait = _wait_or_give_up(turn, error, attempt, started)
+        time.sleep(wait)
+    raise AssertionError("unreachable")
+
+
+async def astore_answer(*, turn: Turn, result: llm.ChatResult) -> Message:
+    """`store_answer` for the event loop: the waits do not hold the worker's sync thread."""
+    started = time.monotonic()
+    for attempt in itertools.count():
+        try:
+            return await sync_to_async(_save_or_drop_connection)(turn, result)
+        except TRANSIENT_DB_ERRORS as error:
+            wait = _wait_or_give_up(turn, error, attempt, started)
+        await asyncio.sleep(wait)
+    raise AssertionError("unreachable")
+
+
+def _wait_or_give_up(turn: Turn, error: Exception, attempt: int, started: float) -> float:
+    """The wait before the next attempt; after the last, log at ERROR and raise AnswerNotStored.
+
+    Attempts stop after STORE_RETRY_DELAYS or once STORE_RETRY_WINDOW has passed (one attempt
+    may itself wait for the connection pool's timeout while the database is down).
+    """
+    conversation = turn.conversation.pk
+    spent = time.monotonic() - started
+    if attempt >= len(STORE_RETRY_DELAYS) or spent > STORE_RETRY_WINDOW:
+        logger.error(
+            "the answer of conversation %s could not be stored (%d attempts in %.1f s): %s",
+            conversation,
+            attempt + 1,
+            spent,
+            error,
+        )
+        raise AnswerNotStored(AnswerNotStored.message) from error
+    wait = STORE_RETRY_DELAYS[attempt]
+    logger.warning(
+        "storing the answer of conversation %s failed (%s); trying again in %.1f s",
+        conversation,
+        error,
+        wait,
+    )
+    return wait
+
+
+def _save_or_drop_connection(turn: Turn, result: llm.ChatResult) -> Message:
+    """One attempt; a connection that the failure left unusable is closed in this thread, so
+    the next attempt opens (or borrows from the pool) a good one."""
+    try:
+        return save_answer(turn=turn, result=result)
+    except TRANSIENT_DB_ERRORS:
+        close_old_connections()
+        raise
+
+
 def save_answer(*, turn: Turn, result: llm.ChatResult) -> Message:
-    """Store the answer as the call ended (ok, error or cancelled), with its measurements."""
+    """Store the answer as the call ended (ok, error or cancelled), with its measurements.
+
+    One attempt: callers use `store_answer` / `astore_answer`, which retry database faults.
+    """
     request = turn.request
     prompt, completion = result.prompt_tokens, result.completion_tokens
     with transaction.atomic():
@@ -194,14 +277,15 @@ def send_message(*, ask: Ask) -> tuple[Turn, Message]:
     """One whole turn for the plain form post: save, call (sync), save the answer as it ended."""
     turn = start_turn(ask=ask)
     result = llm.chat(turn.endpoint, turn.request)
-    return turn, save_answer(turn=turn, result=result)
+    return turn, store_answer(turn=turn, result=result)
 
 
 @dataclass(frozen=True)
 class Answered:
-    """How a streamed turn ended: the stored answer, and the failure's message if it failed."""
+    """How a streamed turn ended: the stored answer (None: the database refused it on every
+    attempt), and the failure's message if it failed."""
 
-    answer: Message
+    answer: Message | None
     error: str | None = None
 
 
@@ -222,7 +306,13 @@ async def stream_answer(turn: Turn) -> AsyncIterator[str | Answered]:
                 yield text
     finally:
         result = await chat.aclose()
-        answer = await sync_to_async(save_answer)(turn=turn, result=result)
-        if result.status == Message.Status.CANCELLED:
+        try:
+            answer: Message | None = await astore_answer(turn=turn, result=result)
+        except AnswerNotStored:  # logged at ERROR; the reader is told below, if still there
+            answer = None
+        if answer is not None and result.status == Message.Status.CANCELLED:
             logger.info("chat stream stopped early; the answer so far is stored as cancelled")
-    yield Answered(answer, result.error or None)
+    if answer is None:
+        yield Answered(None, AnswerNotStored.message)
+    else:
+        yield Answered(answer, result.error or None)

@@ -116,7 +116,11 @@ def ask(request: HttpRequest) -> HttpResponse:
     conversation = _conversation_from_request(request, form)
     if not form.is_valid():
         return _render_page(request, conversation, form, status=400)
-    turn, answer = services.send_message(ask=_ask(request, form, conversation))
+    try:
+        turn, answer = services.send_message(ask=_ask(request, form, conversation))
+    except services.AnswerNotStored as failure:  # logged at ERROR; the question stays in the box
+        form.add_error(None, str(failure))
+        return _render_page(request, conversation, form, status=503)
     _remember(request, turn.conversation)
     return redirect(f"{reverse('llm_metadata:ask')}#message-{answer.pk}")
 
@@ -169,6 +173,8 @@ def _prepare(request: HttpRequest) -> dict[str, list[str]] | tuple[services.Turn
 def _final_event(request: HttpRequest, answered: services.Answered) -> bytes:
     """`error` (its message) or `done` (the answer's metadata), each with the answer's html."""
     answer = answered.answer
+    if answer is None:  # the text reached the reader, but the database refused to keep it
+        return sse("error", {"message": answered.error, "id": None, "html": ""})
     html = _message_html(request, answer)
     if answered.error is not None:
         return sse("error", {"message": answered.error, "id": answer.pk, "html": html})
