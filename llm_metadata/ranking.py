@@ -24,6 +24,7 @@ ROUNDS = 200  # bootstrap resamples
 PRIOR = 0.1  # a tenth of a win each way for every pair that met: a model that never won
 # keeps a finite strength (its interval stays wide); against real vote counts it is negligible
 TOLERANCE = 1e-7  # largest relative change of a strength at which the fit stops
+BOOTSTRAP_TOLERANCE = 1e-5  # a refit stops within about 0.01 of its score (shown rounded)
 MAX_ITERATIONS = 10_000
 SEED = 14  # the same votes give the same intervals on every visit
 LEFT, RIGHT, HALF = 0, 1, 2  # a vote's outcome: the left model won, the right one, neither
@@ -105,17 +106,23 @@ def fit(
             denominators[i] += share
             denominators[j] += share
         new = [
-            total_wins[k] / denominators[k] if denominators[k] else strengths[k]
-            for k in range(size)
+            wins / denominator if denominator else strength
+            for wins, denominator, strength in zip(total_wins, denominators, strengths, strict=True)
         ]
-        _scale(new, played)
+        # The update does not care for scale; keeping the sum fixed keeps the change measure
+        # honest (the geometric mean is set once, at the end).
+        total = sum(new[k] for k in played)
+        if total > 0:
+            factor = sum(strengths[k] for k in played) / total
+            for k in played:
+                new[k] *= factor
         change = max(
-            (abs(new[k] - strengths[k]) / strengths[k] for k in played if strengths[k] > 0),
-            default=0.0,
+            (abs(a - b) / b for a, b in zip(new, strengths, strict=True) if b > 0), default=0.0
         )
         strengths = new
         if change < tolerance:
             break
+    _scale(strengths, played)
     return strengths
 
 
@@ -154,11 +161,27 @@ def bootstrap(
 ) -> list[list[float]]:
     """The scores of each model (in `models` order) over `rounds` Poisson-bootstrap refits."""
     rng = rng or random.Random(SEED)  # noqa: S311 (resampling, not secrets)
-    items = list(counts.items())
+    index = {name: i for i, name in enumerate(models)}
+    slots: dict[tuple[int, int], int] = {}
+    categories = []  # (slot of the pair, which side won, times seen)
+    for (first, second, won), count in counts.items():
+        pair = (index[first], index[second])
+        categories.append((slots.setdefault(pair, len(slots)), won, count))
+    pairs = sorted(slots, key=slots.__getitem__)
     scores: list[list[float]] = [[] for _ in models]
     for _ in range(rounds):
-        resample = {category: _poisson(count, rng) for category, count in items}
-        strengths = fit(games(resample, models), prior=prior, start=start, tolerance=1e-6)
+        wins = [[0.0, 0.0] for _ in pairs]
+        for slot, won, count in categories:
+            drawn = _poisson(count, rng)
+            if won == HALF:
+                wins[slot][0] += drawn / 2
+                wins[slot][1] += drawn / 2
+            else:
+                wins[slot][won] += drawn
+        data = Games(
+            list(models), [(i, j, w[0], w[1]) for (i, j), w in zip(pairs, wins, strict=True)]
+        )
+        strengths = fit(data, prior=prior, start=start, tolerance=BOOTSTRAP_TOLERANCE)
         for k, strength in enumerate(strengths):
             scores[k].append(score(strength))
     return scores
