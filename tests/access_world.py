@@ -18,7 +18,7 @@ from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from llm_metadata.compare_models import Comparison, ComparisonColumn
+from llm_metadata.compare_models import Comparison, ComparisonColumn, Vote
 from llm_metadata.models import Conversation, Feedback, Message, ModelProfile
 from tests.factories import make_conversation, make_turn
 
@@ -82,6 +82,8 @@ class World:
         account = SocialAccount.objects.create(user=self.owner, provider="github", uid="7")
         self.objects: dict[type, Any] = {
             Conversation: self.conversation,
+            Comparison: self.comparison,
+            Vote: Vote.objects.create(comparison=self.comparison, choice="a", blind=False),
             Message: self.answer,
             Feedback: Feedback.objects.create(message=self.answer, user=self.owner, rating=1),
             ModelProfile: ModelProfile.objects.create(name="llama3"),

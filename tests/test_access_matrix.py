@@ -68,6 +68,8 @@ ADMIN_MODELS = (
     "llm_metadata_message",
     "llm_metadata_modelprofile",
     "llm_metadata_feedback",
+    "llm_metadata_comparison",
+    "llm_metadata_vote",
 )
 ADMIN_MODEL_PAGES = ("changelist", "add", "history", "delete", "change")
 
@@ -154,7 +156,13 @@ EXPECTED: dict[str, dict[str, Cell]] = {
 # (deleting the owner's account lists the conversations that go with it).
 SEES_OWNERS_DATA = {
     ("superuser", f"admin:{model}_{page}")
-    for model in ("llm_metadata_conversation", "llm_metadata_message", "llm_metadata_feedback")
+    for model in (
+        "llm_metadata_conversation",
+        "llm_metadata_message",
+        "llm_metadata_feedback",
+        "llm_metadata_comparison",
+        "llm_metadata_vote",
+    )
     for page in ("changelist", "change", "delete", "history")
 } | {("superuser", "admin:auth_user_delete")}
 ALL_URLS = named_urls()
