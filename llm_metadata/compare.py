@@ -51,8 +51,9 @@ class CompareAsk:
 
 def admit_calls(user: AbstractBaseUser, calls: int) -> None:
     """LIMITS: the one place a comparison asks the per-user limits (issue 11) for its model
-    calls, one per column, before anything is saved. The lead wires it as
-    `limits.admit(user, calls=calls)`; until then every comparison is admitted."""
+    calls, one per column, before anything is saved (`start_round` calls it, for new
+    comparisons and follow-ups alike). The lead wires it as `limits.admit(user, calls=calls)`;
+    until then every comparison is admitted."""
 
 
 def shuffle_sides(names: list[str]) -> None:
@@ -94,11 +95,20 @@ def columns_of(comparison: Comparison) -> list[ComparisonColumn]:
     return list(comparison.columns.select_related("conversation").order_by("position"))
 
 
-def start_round(comparison: Comparison, question: str) -> list[services.Turn]:
-    """Save `question` in every column's thread and build each model's call (its own history)."""
-    columns = columns_of(comparison)
-    admit_calls(comparison.owner, len(columns))
-    return [
+def start_round(
+    question: str, *, ask: CompareAsk | None = None, comparison: Comparison | None = None
+) -> tuple[Comparison, list[services.Turn]]:
+    """A new comparison (`ask`) or a follow-up in `comparison`: the limits asked for one call
+    per column, then `question` saved in every column's thread and each model's call built
+    (its own history)."""
+    if comparison is None:
+        if ask is None:
+            raise TypeError("start_round needs an ask (new comparison) or a comparison")
+        admit_calls(ask.user, len(ask.models))
+        comparison = create(ask)
+    else:
+        admit_calls(comparison.owner, comparison.columns.count())
+    turns = [
         services.start_turn(
             ask=services.Ask(
                 user=comparison.owner,
@@ -112,8 +122,9 @@ def start_round(comparison: Comparison, question: str) -> list[services.Turn]:
                 source=Message.Source.COMPARE,
             )
         )
-        for column in columns
+        for column in columns_of(comparison)
     ]
+    return comparison, turns
 
 
 async def _call_all(turns: Sequence[services.Turn]) -> list[llm.ChatResult]:

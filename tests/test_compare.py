@@ -141,6 +141,32 @@ def test_a_failing_model_keeps_its_error_in_its_column(alice_client: Client, fak
     assert "is not available at the endpoint" in page
 
 
+class Refused(Exception):
+    pass
+
+
+def test_the_limits_are_asked_for_one_call_per_column_before_anything_is_saved(
+    alice: User, alice_client: Client, fake_openai, monkeypatch
+) -> None:
+    asked: list[tuple[str, int]] = []
+    monkeypatch.setattr(compare, "admit_calls", lambda user, calls: asked.append((user, calls)))
+    fake_openai.state.models = ["fake-small", "fake-large", "fake-third"]
+    alice_client.post(COMPARE, form(models=["fake-small", "fake-large", "fake-third"]))
+    comparison = Comparison.objects.get()
+    alice_client.post(detail(comparison), {"question": "And?"})
+    assert asked == [(alice, 3), (alice, 3)]
+
+    def refuse(user: User, calls: int) -> None:
+        raise Refused
+
+    monkeypatch.setattr(compare, "admit_calls", refuse)
+    with pytest.raises(Refused):
+        alice_client.post(COMPARE, form())
+    with pytest.raises(Refused):
+        alice_client.post(detail(comparison), {"question": "Once more?"})
+    assert Comparison.objects.count() == 1 and Message.objects.count() == 12
+
+
 # --- Blind mode and votes -------------------------------------------------------------------
 
 

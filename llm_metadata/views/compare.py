@@ -96,8 +96,9 @@ def compare_page(request: HttpRequest) -> HttpResponse:
         return _form_page(request, form)
     if not form.is_valid():
         return _form_page(request, form, status=400)
-    comparison = compare.create(_compare_ask(request, form))
-    compare.answer_all(compare.start_round(comparison, form.cleaned_data["question"]))
+    question = form.cleaned_data["question"]
+    comparison, turns = compare.start_round(question, ask=_compare_ask(request, form))
+    compare.answer_all(turns)
     return redirect("llm_metadata:comparison-detail", pk=comparison.pk)
 
 
@@ -108,7 +109,8 @@ def comparison_detail(request: HttpRequest, pk: Any) -> HttpResponse:
     comparison = _owned(request, pk)
     follow_up = FollowUpForm(request.POST or None)
     if request.method == "POST" and follow_up.is_valid():
-        turns = compare.start_round(comparison, follow_up.cleaned_data["question"])
+        question = follow_up.cleaned_data["question"]
+        _, turns = compare.start_round(question, comparison=comparison)
         compare.answer_all(turns)
         return redirect("llm_metadata:comparison-detail", pk=comparison.pk)
     vote = compare.latest_vote(comparison)
@@ -206,8 +208,8 @@ def _prepare_new(request: HttpRequest) -> Any:
     form = _compare_form(request)
     if not form.is_valid():
         return form.error_dict()
-    comparison = compare.create(_compare_ask(request, form))
-    turns = compare.start_round(comparison, form.cleaned_data["question"])
+    question = form.cleaned_data["question"]
+    comparison, turns = compare.start_round(question, ask=_compare_ask(request, form))
     return comparison, turns, not comparison.blind
 
 
@@ -217,7 +219,7 @@ def _prepare_follow_up(request: HttpRequest, pk: Any) -> Any:
     if not form.is_valid():
         return form.error_dict()
     shown = compare.names_shown(comparison, compare.latest_vote(comparison))
-    turns = compare.start_round(comparison, form.cleaned_data["question"])
+    _, turns = compare.start_round(form.cleaned_data["question"], comparison=comparison)
     return comparison, turns, shown
 
 
