@@ -110,6 +110,11 @@ def test_every_comparison_answer_is_in_history_and_exports(
     for column in comparison.columns.all():
         assert str(column.conversation_id) in history
     assert str(comparison.pk) in history  # each comparison is listed, linking to its page
+    column = comparison.columns.get(position=1)
+    page = alice_client.get(
+        reverse("llm_metadata:conversation-detail", args=[column.conversation_id])
+    )
+    assert "Column B of a" in page.content.decode() and str(comparison.pk) in page.content.decode()
     export = alice_client.get(reverse("llm_metadata:messages-export", args=["csv"]))
     rows = b"".join(export.streaming_content).decode() if export.streaming else ""
     rows = rows or export.content.decode()
