@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import STREAMING
+from tests.e2e.conftest import STREAMING, sign_up
 
 REPLIES = {
     "fake-small": "Paris is the capital. " + " ".join(f"small{i}" for i in range(40)),
@@ -77,3 +78,29 @@ def test_compare_two_models_blind_vote_and_see_the_ranking(
     expect(page.locator("#position-bias")).to_contain_text("100 %")
     page.locator("#ranking").scroll_into_view_if_needed()
     screenshot(page, "compare-ranking")
+
+
+@pytest.fixture
+def no_script_page(browser: Any, live_server_url: str) -> Any:
+    context = browser.new_context(base_url=live_server_url, java_script_enabled=False)
+    context.set_default_timeout(STREAMING)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def test_compare_works_without_javascript(no_script_page: Any, fake_llm: Any) -> None:
+    page = no_script_page
+    fake_llm.reset()
+    fake_llm.configure(replies={"fake-small": "Small: Paris.", "fake-large": "Large: Paris."})
+    sign_up(page)
+    page.goto("/compare/")
+    page.fill("#id_question", "Capital of France?")
+    page.click("#compare-button")
+    page.wait_for_url("**/compare/*/")
+    columns = page.locator(".compare-column")
+    expect(columns).to_have_count(2)
+    expect(columns.nth(0)).to_contain_text("Small: Paris.")
+    expect(columns.nth(1)).to_contain_text("Large: Paris.")
+    page.get_by_role("button", name="tie").click()
+    expect(page.locator("#your-vote")).to_contain_text("tie")
