@@ -18,6 +18,7 @@ import capacity
 import data_scale
 import page_budgets
 import parsers
+import ranking
 import relay_cost
 import sanitiser_cost
 import turn_overhead
@@ -30,6 +31,7 @@ BENCHMARKS = {
     "parsers": parsers.run,
     "page_budgets": page_budgets.run,
     "sanitiser_cost": sanitiser_cost.run,
+    "ranking": ranking.run,
 }
 
 

@@ -153,3 +153,7 @@ class FeedbackAdmin(admin.ModelAdmin):
     list_select_related = ("message", "user")
     raw_id_fields = ("message", "user")
     search_fields = ("comment", "user__username")
+
+
+# Comparisons and votes register in a module of their own.
+from . import compare_admin  # noqa: E402, F401

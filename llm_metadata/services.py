@@ -65,6 +65,7 @@ class Ask:
     max_tokens: int
     system_prompt: str = ""
     attachment: Attachment | None = None
+    source: str = Message.Source.CHAT
 
 
 @dataclass
@@ -154,6 +155,7 @@ def start_turn(*, ask: Ask) -> Turn:
         asked = Message.objects.create(
             conversation=conversation,
             role=Message.Role.USER,
+            source=ask.source,
             content=question,
             model_name=ask.model,
             attachment=attachment.upload if attachment else "",
@@ -250,6 +252,7 @@ def save_answer(*, turn: Turn, result: llm.ChatResult) -> Message:
         answer = Message.objects.create(
             conversation=turn.conversation,
             role=Message.Role.ASSISTANT,
+            source=turn.question.source,
             # The endpoint's text may hold NUL, which PostgreSQL cannot store.
             content=without_nul(result.text),
             model_name=request.model,

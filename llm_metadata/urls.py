@@ -2,6 +2,7 @@ from django.urls import path
 
 from .views import analytics as analytics_views
 from .views import chat, conversations, health, home, json_viewer
+from .views import compare as compare_views
 from .views import exports as export_views
 from .views import feedback as feedback_views
 
@@ -38,4 +39,10 @@ urlpatterns = [
         name="conversation-export",
     ),
     path("export/messages.<str:fmt>", export_views.messages_export, name="messages-export"),
+    # Comparisons: one question to two to four models side by side, and votes.
+    path("compare/", compare_views.compare_page, name="compare"),
+    path("compare/stream/", compare_views.compare_stream, name="compare-stream"),
+    path("compare/<uuid:pk>/", compare_views.comparison_detail, name="comparison-detail"),
+    path("compare/<uuid:pk>/stream/", compare_views.comparison_stream, name="comparison-stream"),
+    path("compare/<uuid:pk>/vote/", compare_views.comparison_vote, name="comparison-vote"),
 ]

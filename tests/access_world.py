@@ -18,6 +18,7 @@ from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from llm_metadata.compare_models import Comparison, ComparisonColumn, Vote
 from llm_metadata.models import Conversation, Feedback, Message, ModelProfile
 from tests.factories import make_conversation, make_turn
 
@@ -67,10 +68,22 @@ class World:
         self.question.attachment.save("notes.txt", ContentFile(b"notes"), save=True)
         self.question.attachment_name = "notes.txt"
         self.question.save()
+        self.comparison = Comparison.objects.create(
+            owner=self.owner, question=SECRET, temperature=0.5, top_k=40, top_p=0.9, max_tokens=9
+        )
+        for position in (0, 1):
+            ComparisonColumn.objects.create(
+                comparison=self.comparison,
+                position=position,
+                model_name=f"model-{position}",
+                conversation=make_conversation(self.owner, title=SECRET),
+            )
         app = SocialApp.objects.create(provider="github", name="GitHub", client_id="i", secret="s")
         account = SocialAccount.objects.create(user=self.owner, provider="github", uid="7")
         self.objects: dict[type, Any] = {
             Conversation: self.conversation,
+            Comparison: self.comparison,
+            Vote: Vote.objects.create(comparison=self.comparison, choice="a", blind=False),
             Message: self.answer,
             Feedback: Feedback.objects.create(message=self.answer, user=self.owner, rating=1),
             ModelProfile: ModelProfile.objects.create(name="llama3"),
@@ -101,6 +114,8 @@ class World:
         }
         if name in simple:
             return simple[name]
+        if argument == "pk" and name.startswith("llm_metadata:comparison-"):
+            return self.comparison.pk
         if argument == "pk":
             return self.conversation.pk
         if argument == "fmt":

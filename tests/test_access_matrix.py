@@ -68,6 +68,8 @@ ADMIN_MODELS = (
     "llm_metadata_message",
     "llm_metadata_modelprofile",
     "llm_metadata_feedback",
+    "llm_metadata_comparison",
+    "llm_metadata_vote",
 )
 ADMIN_MODEL_PAGES = ("changelist", "add", "history", "delete", "change")
 
@@ -96,6 +98,12 @@ EXPECTED: dict[str, dict[str, Cell]] = {
     "llm_metadata:conversation-import": row(anonymous=LOGIN, signed_in=(405, "redirect")),
     "llm_metadata:conversation-export": row(anonymous=LOGIN, owner=(200, 200), others=(404, 404)),
     "llm_metadata:messages-export": row(anonymous=LOGIN, signed_in=(200, 200)),
+    # A bare POST: "question required" (the form page, or the stream's JSON errors).
+    "llm_metadata:compare": row(anonymous=LOGIN, signed_in=(200, 400)),
+    "llm_metadata:compare-stream": row(anonymous=LOGIN, signed_in=(405, 400)),
+    "llm_metadata:comparison-detail": row(anonymous=LOGIN, owner=(200, 400), others=(404, 404)),
+    "llm_metadata:comparison-stream": row(anonymous=LOGIN, owner=(405, 400), others=(405, 404)),
+    "llm_metadata:comparison-vote": row(anonymous=LOGIN, owner=(405, 400), others=(405, 404)),
     # --- The admin: its login is the site's (a 403 page for a signed-in non-staff user) -------
     "admin-login": row(anonymous=LOGIN, owner=(403, 403), others=(403, 403))
     | {"staff": ("redirect", "redirect"), "superuser": ("redirect", "redirect")},
@@ -148,7 +156,13 @@ EXPECTED: dict[str, dict[str, Cell]] = {
 # (deleting the owner's account lists the conversations that go with it).
 SEES_OWNERS_DATA = {
     ("superuser", f"admin:{model}_{page}")
-    for model in ("llm_metadata_conversation", "llm_metadata_message", "llm_metadata_feedback")
+    for model in (
+        "llm_metadata_conversation",
+        "llm_metadata_message",
+        "llm_metadata_feedback",
+        "llm_metadata_comparison",
+        "llm_metadata_vote",
+    )
     for page in ("changelist", "change", "delete", "history")
 } | {("superuser", "admin:auth_user_delete")}
 ALL_URLS = named_urls()

@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from .. import analytics, charts, usage
+from .. import analytics, charts, usage, vote_ranking
 from ..page_forms import AnalyticsFilterForm
 from .data_owner import can_read_any, data_owner
 
@@ -29,6 +29,7 @@ def analytics_page(request: HttpRequest) -> HttpResponse:
         status=data.get("status", ""),
     )
     result = usage.report(scope, tzinfo)
+    votes = vote_ranking.VoteScope(scope, include_flagged=request.GET.get("flagged") == "1")
     models = sorted(result.tokens_by_day)
     series = {name: result.tokens_by_day[name] for name in models}
     context = {
@@ -46,5 +47,6 @@ def analytics_page(request: HttpRequest) -> HttpResponse:
             "Elapsed time by model (p50, p95)",
         ),
         "last_day": end - dt.timedelta(microseconds=1),
+        "board": vote_ranking.board(votes, result.models),
     }
     return render(request, "llm_metadata/analytics.html", context)

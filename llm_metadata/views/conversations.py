@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from .. import selectors
+from .. import compare, selectors
 from ..models import Conversation, store_stale_html
 from ..page_forms import HistoryFilterForm, RenameForm
 from . import chat
@@ -34,6 +34,7 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
     conversations = selectors.conversations_for(request.user, filters)
     page = Paginator(conversations, PAGE_SIZE).get_page(request.GET.get("page"))
     selectors.attach_model_names(page.object_list)
+    compare.attach_comparisons(page.object_list)
     context = {
         "form": form,
         "filters": filters,

@@ -163,7 +163,8 @@ async def _failure_after_two(state: FakeState, reply: Reply, error_record: bytes
 
 
 async def _openai(state: FakeState, body: dict[str, Any], reply: Reply) -> None:
-    model, pieces = body["model"], state.pieces()
+    model = body["model"]
+    pieces = state.pieces(model)
     limit = body.get("max_tokens") or len(pieces)
     sent, finish = pieces[:limit], "length" if limit < len(pieces) else "stop"
     usage = {
@@ -206,7 +207,8 @@ async def _openai(state: FakeState, body: dict[str, Any], reply: Reply) -> None:
 
 
 async def _ollama(state: FakeState, body: dict[str, Any], reply: Reply) -> None:
-    model, pieces = body["model"], state.pieces()
+    model = body["model"]
+    pieces = state.pieces(model)
     options = body.get("options") or {}
     limit = options.get("num_predict") or len(pieces)
     sent, finish = pieces[:limit], "length" if limit < len(pieces) else "stop"

@@ -31,6 +31,7 @@ class FakeState:
     kind: str = "openai"
     mode: str = "ok"
     reply: str = "The capital of France is Paris."
+    replies: dict[str, str] = field(default_factory=dict)  # a model's own reply, if it has one
     tokens: int | None = None  # when set: a reply of that many lorem tokens
     delay: float = 0.0  # seconds between streamed records (and keep-alives)
     list_delay: float = 0.0  # seconds before the model list is answered
@@ -50,11 +51,11 @@ class FakeState:
         for name in fresh.__dataclass_fields__:
             setattr(self, name, getattr(fresh, name))
 
-    def pieces(self) -> list[str]:
-        """The reply as the tokens the server streams."""
+    def pieces(self, model: str = "") -> list[str]:
+        """The reply (`model`'s own, if it has one) as the tokens the server streams."""
         if self.tokens is not None:
             return [LOREM[i % len(LOREM)] for i in range(self.tokens)]
-        return re.findall(r"\s*\S+", self.reply)
+        return re.findall(r"\s*\S+", self.replies.get(model, self.reply))
 
     @property
     def last(self) -> dict[str, Any]:
