@@ -251,5 +251,6 @@ class Counter(models.Model):
         return f"{self.key} = {self.value}"
 
 
-# The analytics roll-ups live in a module of their own; importing it here registers them.
-from . import usage_models  # noqa: E402, F401
+# Models in modules of their own (analytics roll-ups; share links, issue 15): importing them
+# here registers them.
+from . import share_models, usage_models  # noqa: E402, F401

@@ -1,0 +1,73 @@
+"""The public page's view of a snapshot: each copied message as the page shows it.
+
+Reads the snapshot's stored values only. Which metadata a message lists follows what the
+snapshot holds (the owner's choices when it was made), labelled and shown as the record says.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.utils.safestring import SafeString, mark_safe
+
+from . import record
+from .record import Kind
+from .share_models import ShareLink
+from .templatetags.markdown import RENDERER_VERSION, render_markdown
+
+SHOWN_WITH_THE_MESSAGE = {"role", "content", "status", "attachment_name", "feedback"}
+_META_FIELDS = tuple(f for f in record.fields_in("share") if f.name not in SHOWN_WITH_THE_MESSAGE)
+
+
+@dataclass(frozen=True)
+class SharedMessage:
+    role: str
+    status: str
+    content: str
+    html: SafeString | None  # answers: the sanitised markdown rendering
+    attachment_name: str
+    feedback: dict[str, str] | None
+    meta: list[tuple[str, str]]  # (label, value as shown)
+
+
+def _revive(f: record.Field, value: Any) -> Any:
+    """A stored JSON value back to the type `record.display` shows."""
+    if value is None:
+        return None
+    if f.kind is Kind.DATETIME:
+        return dt.datetime.fromisoformat(value)
+    if f.kind is Kind.DECIMAL:
+        return Decimal(value)
+    return value
+
+
+def _html(copied: dict[str, Any]) -> SafeString | None:
+    if "html" not in copied:
+        return None
+    if copied.get("html_version") != RENDERER_VERSION:  # stored by an older renderer
+        return render_markdown(copied.get("content", ""))
+    return mark_safe(copied["html"])  # noqa: S308 (nh3's output, copied from Message.answer_html)
+
+
+def shown(copied: dict[str, Any]) -> SharedMessage:
+    meta = [
+        (f.label, record.display(f, _revive(f, copied[f.name])))
+        for f in _META_FIELDS
+        if f.name in copied
+    ]
+    return SharedMessage(
+        role=copied.get("role", ""),
+        status=copied.get("status", ""),
+        content=copied.get("content", ""),
+        html=_html(copied),
+        attachment_name=copied.get("attachment_name") or "",
+        feedback=copied.get("feedback"),
+        meta=meta,
+    )
+
+
+def messages_of(link: ShareLink) -> list[SharedMessage]:
+    return [shown(copied) for copied in link.messages]
