@@ -25,7 +25,8 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "credential",
         re.compile(
-            r"\b(?:password|passwd|pwd|passphrase|secret|client_secret|api[_-]?key|"
+            # also DB_PASSWORD, client_secret: "_" before the name is a boundary here
+            r"(?<![A-Za-z0-9])(?:password|passwd|pwd|passphrase|secret|api[_-]?key|"
             r"access[_-]?token|auth[_-]?token)\s*[:=]\s*[\"']?[^\s\"',;]{4,}",
             re.IGNORECASE,
         ),

@@ -18,6 +18,7 @@ from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from llm_metadata import sharing
 from llm_metadata.models import Conversation, Feedback, Message, ModelProfile
 from tests.factories import make_conversation, make_turn
 
@@ -67,6 +68,12 @@ class World:
         self.question.attachment.save("notes.txt", ContentFile(b"notes"), save=True)
         self.question.attachment_name = "notes.txt"
         self.question.save()
+        self.share_link = sharing.publish(
+            conversation=self.conversation,
+            snapshot=sharing.build_snapshot(self.conversation, sharing.Choices()),
+            choices=sharing.Choices(),
+            expires=None,
+        )
         app = SocialApp.objects.create(provider="github", name="GitHub", client_id="i", secret="s")
         account = SocialAccount.objects.create(user=self.owner, provider="github", uid="7")
         self.objects: dict[type, Any] = {
@@ -101,6 +108,8 @@ class World:
         }
         if name in simple:
             return simple[name]
+        if argument == "token":
+            return self.share_link.token
         if argument == "pk":
             return self.conversation.pk
         if argument == "fmt":

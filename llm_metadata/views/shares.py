@@ -96,6 +96,7 @@ def shared_conversation(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @login_required
+@require_GET
 def account_shares(request: HttpRequest) -> HttpResponse:
     """The user's share links with their dates, expiry and views, each revocable."""
     links = ShareLink.objects.for_owner(request.user).defer("messages", "system_prompt")
