@@ -28,9 +28,10 @@ class SharedMessage:
     status: str
     content: str
     html: SafeString | None  # answers: the sanitised markdown rendering
+    model: str  # "" unless the owner shows model and parameters
     attachment_name: str
     feedback: dict[str, str] | None
-    meta: list[tuple[str, str]]  # (label, value as shown)
+    meta: list[tuple[str, str]]  # (label, value as shown) of the fields that have a value
 
 
 def _revive(f: record.Field, value: Any) -> Any:
@@ -56,13 +57,14 @@ def shown(copied: dict[str, Any]) -> SharedMessage:
     meta = [
         (f.label, record.display(f, _revive(f, copied[f.name])))
         for f in _META_FIELDS
-        if f.name in copied
+        if copied.get(f.name) not in (None, "")
     ]
     return SharedMessage(
         role=copied.get("role", ""),
         status=copied.get("status", ""),
         content=copied.get("content", ""),
         html=_html(copied),
+        model=copied.get("model_name") or "",
         attachment_name=copied.get("attachment_name") or "",
         feedback=copied.get("feedback"),
         meta=meta,
