@@ -153,3 +153,7 @@ class FeedbackAdmin(admin.ModelAdmin):
     list_select_related = ("message", "user")
     raw_id_fields = ("message", "user")
     search_fields = ("comment", "user__username")
+
+
+# Share links (issue 15): their admin lives in a module of its own.
+from . import share_admin  # noqa: E402, F401

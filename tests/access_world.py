@@ -20,6 +20,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from llm_metadata import sharing
 from llm_metadata.models import Conversation, Feedback, Message, ModelProfile
+from llm_metadata.share_models import ShareLink
 from tests.factories import make_conversation, make_turn
 
 PERSONAS = ("anonymous", "owner", "other", "staff", "superuser")
@@ -80,6 +81,7 @@ class World:
             Conversation: self.conversation,
             Message: self.answer,
             Feedback: Feedback.objects.create(message=self.answer, user=self.owner, rating=1),
+            ShareLink: self.share_link,
             ModelProfile: ModelProfile.objects.create(name="llama3"),
             User: self.owner,
             Group: Group.objects.create(name="team"),

@@ -73,6 +73,7 @@ ADMIN_MODELS = (
     "llm_metadata_message",
     "llm_metadata_modelprofile",
     "llm_metadata_feedback",
+    "llm_metadata_sharelink",
 )
 ADMIN_MODEL_PAGES = ("changelist", "add", "history", "delete", "change")
 
@@ -130,6 +131,9 @@ EXPECTED: dict[str, dict[str, Cell]] = {
         for model in ADMIN_MODELS
         for page in ADMIN_MODEL_PAGES
     },
+    # Share links are view-and-delete in the admin: no add page, a read-only change page.
+    "admin:llm_metadata_sharelink_add": admin_site(staff=(403, 403)),
+    "admin:llm_metadata_sharelink_change": admin_site(staff=(403, 403), superuser=(200, 403)),
     # --- Accounts (django-allauth) ----------------------------------------------------------
     "account_login": row(anonymous=(200, 200), signed_in=("redirect", "redirect")),
     "account_logout": row(anonymous=("redirect", "redirect"), signed_in=(200, "redirect")),
@@ -162,7 +166,12 @@ EXPECTED: dict[str, dict[str, Cell]] = {
 # (deleting the owner's account lists the conversations that go with it).
 SEES_OWNERS_DATA = {
     ("superuser", f"admin:{model}_{page}")
-    for model in ("llm_metadata_conversation", "llm_metadata_message", "llm_metadata_feedback")
+    for model in (
+        "llm_metadata_conversation",
+        "llm_metadata_message",
+        "llm_metadata_feedback",
+        "llm_metadata_sharelink",
+    )
     for page in ("changelist", "change", "delete", "history")
 } | {("superuser", "admin:auth_user_delete")}
 # The share link's page shows what the owner chose to publish, to anyone with the link.

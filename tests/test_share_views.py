@@ -211,3 +211,32 @@ def test_the_conversation_page_offers_the_form_with_defaults(
     text = alice_client.get(url).text
     assert 'name="usage" class="form-check-input" id="id_usage" checked' in text
     assert "Revoke the link" in text
+
+
+def test_the_public_page_reads_the_snapshot_alone(
+    alice: User, alice_client: Client, django_assert_max_num_queries
+) -> None:
+    conversation = make_conversation(alice)
+    for n in range(30):
+        make_turn(conversation, question=f"Question {n}", answer=f"Answer **{n}**")
+    alice_client.post(share_url(conversation), {"model": "on", "usage": "on", "feedback": "on"})
+    url = public_url(ShareLink.objects.get())
+    with django_assert_max_num_queries(2):  # the link, its view count
+        response = Client().get(url)
+    assert response.text.count('class="mb-3 message-item"') == 60
+
+
+def test_an_operator_takes_a_link_down_in_the_admin(
+    admin_client: Client,
+    alice_client: Client,
+    conversation: Conversation,
+    django_assert_max_num_queries,
+) -> None:
+    alice_client.post(share_url(conversation))
+    link = ShareLink.objects.get()
+    with django_assert_max_num_queries(8):
+        changelist = admin_client.get(reverse("admin:llm_metadata_sharelink_changelist"))
+    assert "Printing" in changelist.text and ">alice<" in changelist.text
+    delete = reverse("admin:llm_metadata_sharelink_delete", args=[link.pk])
+    assert admin_client.post(delete, {"post": "yes"}).status_code == 302
+    assert Client().get(public_url(link)).status_code == 404
