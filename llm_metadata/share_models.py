@@ -1,10 +1,12 @@
 """Share links: a read-only snapshot of a conversation at /s/<token>/ (llm_metadata.sharing).
 
 The snapshot is a copy made when the owner shares (the allow-listed fields of record.FIELDS
-under the owner's choices): the public page reads this row alone, never the conversation,
-its messages or its owner. The token is stored as it is: it is a link the owner hands out and
-must be able to see again on the account page, and whoever can read this table can read the
-snapshot beside it anyway (unlike a personal API key, the link grants nothing but this page).
+under the owner's choices): the public page shows this row alone, never the conversation,
+its messages or its owner (whose account it only checks is active).
+
+The token is stored as it is: it is a link the owner hands out and must be able to see again
+on the account page, and whoever can read this table can read the snapshot beside it anyway
+(unlike a personal API key, the link grants nothing but this page).
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from django.utils import timezone
 
 class ShareLinkQuerySet(models.QuerySet["ShareLink"]):
     def live(self) -> ShareLinkQuerySet:
-        """Links that still open: no expiry, or an expiry still ahead."""
+        """Links that still open: no expiry or one still ahead, and the owner's account active
+        (an operator who deactivates an account stops its links too)."""
         now = timezone.now()
-        return self.filter(models.Q(expires__isnull=True) | models.Q(expires__gt=now))
+        unexpired = models.Q(expires__isnull=True) | models.Q(expires__gt=now)
+        return self.filter(unexpired, conversation__owner__is_active=True)
 
     def for_owner(self, user: models.Model) -> ShareLinkQuerySet:
         """The links of the user's own conversations (none for a visitor)."""

@@ -123,6 +123,14 @@ def test_an_expired_link_does_not_open(conversation) -> None:
     assert sharing.open_link(link.token) is None
 
 
+def test_a_deactivated_owners_links_do_not_open(alice: User, conversation) -> None:
+    link = _publish(conversation, expires=None)
+    User.objects.filter(pk=alice.pk).update(is_active=False)
+    assert sharing.open_link(link.token) is None
+    User.objects.filter(pk=alice.pk).update(is_active=True)
+    assert sharing.open_link(link.token) is not None
+
+
 def test_the_scan_finds_secrets_wherever_the_snapshot_publishes_them(alice: User) -> None:
     conversation = make_conversation(alice, title="Deploy", system_prompt="secret: abcd-1234-x")
     question, _ = make_turn(conversation, question="My key is AKIAIOSFODNN7EXAMPLE, help")
