@@ -11,19 +11,30 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# Most specific first: a stretch of text matched by one pattern is not matched again.
-PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("private key", re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----")),
-    ("JSON web token", re.compile(r"\beyJ[\w-]{8,}\.eyJ[\w-]{8,}\.[\w-]{8,}")),
-    ("OpenAI key", re.compile(r"\bsk-(?:proj-|svcacct-|admin-|ant-)?[A-Za-z0-9_-]{20,}")),
-    ("GitHub token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_\w{22,})")),
-    ("AWS access key", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
-    ("Slack token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}")),
-    ("Google API key", re.compile(r"\bAIza[\w-]{35}")),
-    ("LLM Metadata key", re.compile(r"\blmd_[\w-]{16,}")),
-    ("bearer token", re.compile(r"\bbearer\s+[\w.~+/=-]{16,}", re.IGNORECASE)),
+# Most specific first: a stretch of text matched by one pattern is not matched again. Each
+# pattern runs only on text that holds one of its hints (lower case): most text holds none, and
+# the hints cost a tenth of the regular expressions.
+PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = (
+    ("private key", ("private key",), re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----")),
+    ("JSON web token", ("eyj",), re.compile(r"\beyJ[\w-]{8,}\.eyJ[\w-]{8,}\.[\w-]{8,}")),
+    (
+        "OpenAI key",
+        ("sk-",),
+        re.compile(r"\bsk-(?:proj-|svcacct-|admin-|ant-)?[A-Za-z0-9_-]{20,}"),
+    ),
+    (
+        "GitHub token",
+        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+        re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_\w{22,})"),
+    ),
+    ("AWS access key", ("akia", "asia"), re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
+    ("Slack token", ("xox",), re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}")),
+    ("Google API key", ("aiza",), re.compile(r"\bAIza[\w-]{35}")),
+    ("LLM Metadata key", ("lmd_",), re.compile(r"\blmd_[\w-]{16,}")),
+    ("bearer token", ("bearer",), re.compile(r"\bbearer\s+[\w.~+/=-]{16,}", re.IGNORECASE)),
     (
         "credential",
+        ("pass", "pwd", "secret", "key", "token"),
         re.compile(
             # also DB_PASSWORD, client_secret: "_" before the name is a boundary here
             r"(?<![A-Za-z0-9])(?:password|passwd|pwd|passphrase|secret|api[_-]?key|"
@@ -33,6 +44,7 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     (
         "e-mail address",
+        ("@",),
         re.compile(r"\b[\w.%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"),
     ),
 )
@@ -57,7 +69,10 @@ def mask(text: str) -> str:
 def find(text: str) -> list[Match]:
     """Every secret-like stretch of `text`, in order, each reported once."""
     found: list[Match] = []
-    for kind, pattern in PATTERNS:
+    lowered = text.lower()
+    for kind, hints, pattern in PATTERNS:
+        if not any(hint in lowered for hint in hints):
+            continue
         for hit in pattern.finditer(text):
             start, end = hit.span()
             if any(start < m.end and m.start < end for m in found):

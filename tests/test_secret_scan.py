@@ -85,3 +85,18 @@ def test_the_masked_form_does_not_give_the_secret_away() -> None:
     assert "ghijkl" not in masked
     assert secret_scan.mask("hunter2!") == "hu••••••"
     assert secret_scan.mask("AKIAIOSFODNN7EXAMPLE") == "AKI…LE (20 characters)"
+
+
+def test_the_hints_never_hide_a_match() -> None:
+    """Each pattern runs only where one of its hints is: the same findings as without hints."""
+    texts = [text for _, text in FOUND] + NOT_FOUND + [text.upper() for _, text in FOUND]
+    for text in texts:
+        unhinted = [
+            hit.span() for _, _, pattern in secret_scan.PATTERNS for hit in pattern.finditer(text)
+        ]
+        for span in {m.start for m in secret_scan.find(text)}:
+            assert any(start == span for start, _ in unhinted)
+        for start, end in unhinted:
+            assert any(m.start < end and start < m.end for m in secret_scan.find(text)), text
+    for _, hints, _ in secret_scan.PATTERNS:
+        assert all(hint == hint.lower() for hint in hints)

@@ -87,7 +87,7 @@ def shared_conversation(request: HttpRequest, token: str) -> HttpResponse:
     link = sharing.open_link(token)
     if link is None:
         raise Http404("No such link")
-    context = {"link": link, "shared_messages": share_page.messages_of(link)}
+    context = {"link": link, "shared_messages": share_page.render_messages(link)}
     response = render(request, "llm_metadata/share_page.html", context)
     response["X-Robots-Tag"] = "noindex, nofollow"
     response["Referrer-Policy"] = "no-referrer"
