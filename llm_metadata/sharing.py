@@ -99,7 +99,12 @@ def build_snapshot(conversation: Conversation, choices: Choices) -> Snapshot:
         title=conversation.title,
         system_prompt=conversation.system_prompt if choices.system_prompt else "",
         owner_name=conversation.owner.get_username() if choices.owner_name else "",
-        messages=[_copy(message, fields) for message in messages],
+        messages=[
+            _copy(message, fields)
+            for message in messages
+            # System messages (an import can hold them) are the system prompt's to show.
+            if choices.system_prompt or message.role != Message.Role.SYSTEM
+        ],
     )
 
 

@@ -62,6 +62,14 @@ def test_every_choice_adds_its_fields_and_never_one_left_out_of_share(conversati
     assert "private rows" not in text and "chatcmpl-private" not in text
 
 
+def test_system_messages_are_shown_with_the_system_prompt_only(conversation) -> None:
+    Message.objects.create(conversation=conversation, role=Message.Role.SYSTEM, content="Rules")
+    without = sharing.build_snapshot(conversation, Choices())
+    assert [m["role"] for m in without.messages] == ["user", "assistant"]
+    shown = sharing.build_snapshot(conversation, Choices(system_prompt=True))
+    assert [m["role"] for m in shown.messages] == ["user", "assistant", "system"]
+
+
 def test_another_users_feedback_is_never_copied(conversation, bob: User) -> None:
     answer = conversation.messages.get(role=Message.Role.ASSISTANT)
     Feedback.objects.filter(message=answer).delete()
