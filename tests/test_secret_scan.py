@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from llm_metadata import secret_scan
 
@@ -100,3 +104,21 @@ def test_the_hints_never_hide_a_match() -> None:
             assert any(m.start < end and start < m.end for m in secret_scan.find(text)), text
     for _, hints, _ in secret_scan.PATTERNS:
         assert all(hint == hint.lower() for hint in hints)
+
+
+SURROUNDINGS = st.text(alphabet=st.characters(codec="utf-8"), max_size=150)
+
+
+@given(SURROUNDINGS, st.sampled_from(FOUND), SURROUNDINGS)
+def test_a_secret_is_found_in_any_text_findings_ordered_disjoint_and_masked(
+    before: str, sample: tuple[str, str], after: str
+) -> None:
+    text = f"{before}\n{sample[1]}\n{after}"
+    found = secret_scan.find(text)
+    start = len(before) + 1
+    assert any(m.start < start + len(sample[1]) and start < m.end for m in found)
+    for before, after in itertools.pairwise(found):
+        assert before.end <= after.start
+    for match in found:
+        secret = text[match.start : match.end]
+        assert len(secret) <= 8 or secret not in match.masked
