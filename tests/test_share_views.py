@@ -240,3 +240,12 @@ def test_an_operator_takes_a_link_down_in_the_admin(
     delete = reverse("admin:llm_metadata_sharelink_delete", args=[link.pk])
     assert admin_client.post(delete, {"post": "yes"}).status_code == 302
     assert Client().get(public_url(link)).status_code == 404
+
+
+def test_a_signed_in_visitor_sees_nothing_of_their_own_account_either(
+    alice_client: Client, bob_client: Client, conversation: Conversation
+) -> None:
+    alice_client.post(share_url(conversation))
+    text = bob_client.get(public_url(ShareLink.objects.get())).text
+    assert "How to print?" in text
+    assert "bob" not in text and "History" not in text and "csrfmiddlewaretoken" not in text
