@@ -77,7 +77,8 @@ def messages_to_share(conversation: Conversation) -> QuerySet[Message]:
 
     For now every message of the conversation, oldest first. The lead switches this to the
     conversation's active path when the message tree (issue 14A) is merged: this is the one
-    place that decides which messages are shared.
+    place that decides which messages are shared. It returns a queryset (`build_snapshot`
+    adds the owner's feedback to it with one prefetch).
     """
     return selectors.conversation_messages(conversation)
 
