@@ -155,5 +155,5 @@ class FeedbackAdmin(admin.ModelAdmin):
     search_fields = ("comment", "user__username")
 
 
-# Comparisons and votes register in a module of their own.
-from . import compare_admin  # noqa: E402, F401
+# Comparisons with their votes, and share links, register in modules of their own.
+from . import compare_admin, share_admin  # noqa: E402, F401

@@ -52,7 +52,12 @@ class Origin(enum.StrEnum):
 
 
 # The outputs a field appears in unless it says otherwise.
-OUTPUTS = ("json", "jsonl", "csv", "markdown", "stream", "page")
+OUTPUTS = ("json", "jsonl", "csv", "markdown", "stream", "page", "share")
+
+# The owner's choices that a field of a share snapshot (output "share") can be shown under:
+# "always" (every snapshot has it), "model" (model and parameters), "usage" (tokens, timings
+# and cost), "attachments" (the files' names) and "feedback" (the owner's ratings).
+SHARE_PARTS = ("always", "model", "usage", "attachments", "feedback")
 
 
 @dataclass(frozen=True)
@@ -62,7 +67,9 @@ class Field:
     `derived` fields are computed from `inputs` (other fields) on the way out and never
     imported; `importable=False` fields are exported but not taken back (the row id);
     `import_default` is what an import gives a field a file leaves out (else the model's).
-    `left_out` maps an output of OUTPUTS to why the field is not in it.
+    `left_out` maps an output of OUTPUTS to why the field is not in it. `share` is the choice
+    of SHARE_PARTS under which a share snapshot carries the field; a field without one must be
+    left out of "share" (a snapshot copies only the fields that name their choice).
     """
 
     name: str
@@ -76,6 +83,7 @@ class Field:
     derived: Callable[..., Any] | None = None
     inputs: tuple[str, ...] = ()
     left_out: dict[str, str] = field(default_factory=dict)
+    share: str = ""
 
     @cached_property
     def model_field(self) -> models.Field | None:
@@ -151,7 +159,11 @@ FIELDS: tuple[Field, ...] = (
         "row id in this database (not kept by an import)",
         Origin.APP,
         importable=False,
-        left_out={"markdown": "the transcript needs no row ids", "page": "in the page's anchor"},
+        left_out={
+            "markdown": "the transcript needs no row ids",
+            "page": "in the page's anchor",
+            "share": "a row id of the owner's data; a snapshot numbers nothing",
+        },
     ),
     Field(
         "role",
@@ -160,6 +172,7 @@ FIELDS: tuple[Field, ...] = (
         Origin.APP,
         required=True,
         left_out={"stream": "the final event is always the answer's"},
+        share="always",
     ),
     Field(
         "source",
@@ -169,6 +182,7 @@ FIELDS: tuple[Field, ...] = (
         "file's value, and files without one import as `import`",
         Origin.APP,
         import_default="import",
+        left_out={"share": "how the owner uses the app is not the reader's business"},
     ),
     Field(
         "content",
@@ -181,40 +195,60 @@ FIELDS: tuple[Field, ...] = (
             "stream": "sent as the stream's deltas and rendered in its html",
             "page": "shown as the message itself",
         },
+        share="always",
     ),
     Field(
         "model_name",
         "Model",
         "model the question was sent to (the id at the endpoint)",
         Origin.USER,
+        share="model",
     ),
     Field(
         "temperature",
         "Temperature",
         "sampling temperature sent with the call (also stored on the question)",
         Origin.USER,
+        share="model",
     ),
-    Field("top_k", "Top K", "top-k sampling parameter sent with the call", Origin.USER),
-    Field("top_p", "Top P", "nucleus sampling parameter sent with the call", Origin.USER),
-    Field("max_tokens", "Max tokens", "the most tokens the answer may have", Origin.USER),
+    Field(
+        "top_k", "Top K", "top-k sampling parameter sent with the call", Origin.USER, share="model"
+    ),
+    Field(
+        "top_p",
+        "Top P",
+        "nucleus sampling parameter sent with the call",
+        Origin.USER,
+        share="model",
+    ),
+    Field(
+        "max_tokens",
+        "Max tokens",
+        "the most tokens the answer may have",
+        Origin.USER,
+        share="model",
+    ),
     Field(
         "prompt_tokens",
         "Prompt tokens",
         "tokens of the input the model read: OpenAI `usage.prompt_tokens`, Ollama "
         "`prompt_eval_count`; null when the endpoint reported none (never estimated)",
         Origin.ENDPOINT,
+        share="usage",
     ),
     Field(
         "completion_tokens",
         "Completion tokens",
         "tokens generated: OpenAI `usage.completion_tokens`, Ollama `eval_count`",
         Origin.ENDPOINT,
+        share="usage",
     ),
     Field(
         "total_tokens",
         "Total tokens",
         "OpenAI `usage.total_tokens`; for Ollama the sum of the two above",
         Origin.ENDPOINT,
+        share="usage",
     ),
     Field(
         "elapsed_time",
@@ -223,6 +257,7 @@ FIELDS: tuple[Field, ...] = (
         "includes network and queueing)",
         Origin.MEASURED,
         unit="s",
+        share="usage",
     ),
     Field(
         "time_to_first_token",
@@ -231,6 +266,7 @@ FIELDS: tuple[Field, ...] = (
         "text arrived",
         Origin.MEASURED,
         unit="s",
+        share="usage",
     ),
     Field(
         "tokens_per_second",
@@ -242,6 +278,7 @@ FIELDS: tuple[Field, ...] = (
         unit="tokens/s",
         derived=tokens_per_second,
         inputs=("completion_tokens", "elapsed_time", "time_to_first_token"),
+        share="usage",
     ),
     Field(
         "status",
@@ -249,14 +286,22 @@ FIELDS: tuple[Field, ...] = (
         "how the call ended: `ok`; `error` = refused, timed out, HTTP error, malformed or "
         "cut-off answer; `cancelled` = the user pressed Stop or went away",
         Origin.MEASURED,
+        share="always",
     ),
-    Field("error", "Error", "the user-facing error message of an `error`", Origin.APP),
+    Field(
+        "error",
+        "Error",
+        "the user-facing error message of an `error`",
+        Origin.APP,
+        left_out={"share": "it can name the app's endpoint; the status says the call failed"},
+    ),
     Field(
         "finish_reason",
         "Finish reason",
         "why generation stopped: OpenAI `finish_reason` (`stop`, `length`, …), Ollama "
         "`done_reason`",
         Origin.ENDPOINT,
+        share="model",
     ),
     Field(
         "raw_usage",
@@ -264,6 +309,7 @@ FIELDS: tuple[Field, ...] = (
         "the endpoint's usage object verbatim (OpenAI `usage`; Ollama's counters and "
         "`*_duration` fields in nanoseconds)",
         Origin.ENDPOINT,
+        left_out={"share": "the endpoint's own object, with ids; the token counts are shared"},
     ),
     Field(
         "history_truncated",
@@ -271,6 +317,7 @@ FIELDS: tuple[Field, ...] = (
         "earlier messages or a file's text were left out so the prompt fitted the model's "
         "context length",
         Origin.APP,
+        share="model",
     ),
     Field(
         "cost",
@@ -281,6 +328,7 @@ FIELDS: tuple[Field, ...] = (
         "when a price or a token count is unknown",
         Origin.APP,
         unit="$",
+        share="usage",
     ),
     Field(
         "attachment_name",
@@ -288,6 +336,7 @@ FIELDS: tuple[Field, ...] = (
         "file name the user attached to the question",
         Origin.USER,
         left_out={"page": "shown with its download link above"},
+        share="attachments",
     ),
     Field(
         "attachment_text",
@@ -301,9 +350,16 @@ FIELDS: tuple[Field, ...] = (
             "markdown": "the transcript names the file; its text is in the JSON export",
             "stream": "the final event is the answer's, and files belong to questions",
             "page": "too long to list; in the JSON export and the JSON viewer",
+            "share": "the file's contents stay the owner's; its name can be shown",
         },
     ),
-    Field("created", "Time", "when the row was saved (server clock), ISO 8601 UTC", Origin.APP),
+    Field(
+        "created",
+        "Time",
+        "when the row was saved (server clock), ISO 8601 UTC",
+        Origin.APP,
+        share="usage",
+    ),
     Field(
         "feedback",
         "Feedback",
@@ -314,6 +370,7 @@ FIELDS: tuple[Field, ...] = (
             "stream": "a new answer has none yet",
             "page": "shown as the thumbs and comment under the answer",
         },
+        share="feedback",
     ),
 )
 
@@ -396,11 +453,16 @@ def type_words(f: Field) -> str:
 
 
 def docs_table() -> str:
-    """The Markdown table of every field: name, type, meaning, origin, outputs left out of."""
-    lines = ["| field | type | meaning | origin | not in |", "|---|---|---|---|---|"]
+    """The Markdown table of every field: name, type, meaning, origin, the share choice that
+    shows it, outputs left out of."""
+    lines = [
+        "| field | type | meaning | origin | shared under | not in |",
+        "|---|---|---|---|---|---|",
+    ]
     for f in FIELDS:
         left_out = " · ".join(f"{output}: {why}" for output, why in f.left_out.items())
-        cells = (f"`{f.name}`", type_words(f), f.meaning, str(f.origin), left_out or "—")
+        shared = f.share or "—"
+        cells = (f"`{f.name}`", type_words(f), f.meaning, str(f.origin), shared, left_out or "—")
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     return "\n".join(lines)
 

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from .views import analytics as analytics_views
-from .views import chat, conversations, health, home, json_viewer
+from .views import chat, conversations, health, home, json_viewer, shares
 from .views import compare as compare_views
 from .views import exports as export_views
 from .views import feedback as feedback_views
@@ -45,4 +45,13 @@ urlpatterns = [
     path("compare/<uuid:pk>/", compare_views.comparison_detail, name="comparison-detail"),
     path("compare/<uuid:pk>/stream/", compare_views.comparison_stream, name="comparison-stream"),
     path("compare/<uuid:pk>/vote/", compare_views.comparison_vote, name="comparison-vote"),
+    # Share links (issue 15).
+    path("conversation/<uuid:pk>/share/", shares.share_create, name="conversation-share"),
+    path(
+        "conversation/<uuid:pk>/share/revoke/",
+        shares.share_revoke,
+        name="conversation-share-revoke",
+    ),
+    path("s/<str:token>/", shares.shared_conversation, name="shared-conversation"),
+    path("account/shares/", shares.account_shares, name="account-shares"),
 ]

@@ -18,8 +18,10 @@ from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from llm_metadata import sharing
 from llm_metadata.compare_models import Comparison, ComparisonColumn, Vote
 from llm_metadata.models import Conversation, Feedback, Message, ModelProfile
+from llm_metadata.share_models import ShareLink
 from tests.factories import make_conversation, make_turn
 
 PERSONAS = ("anonymous", "owner", "other", "staff", "superuser")
@@ -78,6 +80,12 @@ class World:
                 model_name=f"model-{position}",
                 conversation=make_conversation(self.owner, title=SECRET),
             )
+        self.share_link = sharing.publish(
+            conversation=self.conversation,
+            snapshot=sharing.build_snapshot(self.conversation, sharing.Choices()),
+            choices=sharing.Choices(),
+            expires=None,
+        )
         app = SocialApp.objects.create(provider="github", name="GitHub", client_id="i", secret="s")
         account = SocialAccount.objects.create(user=self.owner, provider="github", uid="7")
         self.objects: dict[type, Any] = {
@@ -86,6 +94,7 @@ class World:
             Vote: Vote.objects.create(comparison=self.comparison, choice="a", blind=False),
             Message: self.answer,
             Feedback: Feedback.objects.create(message=self.answer, user=self.owner, rating=1),
+            ShareLink: self.share_link,
             ModelProfile: ModelProfile.objects.create(name="llama3"),
             User: self.owner,
             Group: Group.objects.create(name="team"),
@@ -116,6 +125,8 @@ class World:
             return simple[name]
         if argument == "pk" and name.startswith("llm_metadata:comparison-"):
             return self.comparison.pk
+        if argument == "token":
+            return self.share_link.token
         if argument == "pk":
             return self.conversation.pk
         if argument == "fmt":

@@ -1,4 +1,5 @@
-"""Every page but the landing page, /healthz and the account pages asks a visitor to log in."""
+"""Every page but the landing page, /healthz, the account pages and a share link's page asks a
+visitor to log in."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import uuid
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-PUBLIC = {"home", "healthz"}
+PUBLIC = {"home", "healthz", "shared-conversation"}  # a share link: 404 unless it is live
 SAMPLE_ARGS = {"uuid": uuid.uuid4(), "int": 1, "str": "csv", "slug": "csv", "path": "x"}
 
 

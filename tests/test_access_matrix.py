@@ -9,11 +9,16 @@ text must not appear in what anyone else receives, except where the table allows
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.contrib import admin
 from django.core.cache import cache
 from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
 
+from llm_metadata.share_models import ShareLink
 from tests.access_world import METHODS, PERSONAS, SECRET, World, body, named_urls, outcome
 
 Cell = tuple[int | str, int | str]  # (GET, POST)
@@ -70,6 +75,7 @@ ADMIN_MODELS = (
     "llm_metadata_feedback",
     "llm_metadata_comparison",
     "llm_metadata_vote",
+    "llm_metadata_sharelink",
 )
 ADMIN_MODEL_PAGES = ("changelist", "add", "history", "delete", "change")
 
@@ -104,6 +110,15 @@ EXPECTED: dict[str, dict[str, Cell]] = {
     "llm_metadata:comparison-detail": row(anonymous=LOGIN, owner=(200, 400), others=(404, 404)),
     "llm_metadata:comparison-stream": row(anonymous=LOGIN, owner=(405, 400), others=(405, 404)),
     "llm_metadata:comparison-vote": row(anonymous=LOGIN, owner=(405, 400), others=(405, 404)),
+    # Share links: only the owner shares or revokes; anyone with the link reads it.
+    "llm_metadata:conversation-share": row(
+        anonymous=LOGIN, owner=(405, "redirect"), others=(405, 404)
+    ),
+    "llm_metadata:conversation-share-revoke": row(
+        anonymous=LOGIN, owner=(405, "redirect"), others=(405, 404)
+    ),
+    "llm_metadata:shared-conversation": everyone((200, 405)),
+    "llm_metadata:account-shares": row(anonymous=LOGIN, signed_in=(200, 405)),
     # --- The admin: its login is the site's (a 403 page for a signed-in non-staff user) -------
     "admin-login": row(anonymous=LOGIN, owner=(403, 403), others=(403, 403))
     | {"staff": ("redirect", "redirect"), "superuser": ("redirect", "redirect")},
@@ -124,6 +139,9 @@ EXPECTED: dict[str, dict[str, Cell]] = {
         for model in ADMIN_MODELS
         for page in ADMIN_MODEL_PAGES
     },
+    # Share links are view-and-delete in the admin: no add page, a read-only change page.
+    "admin:llm_metadata_sharelink_add": admin_site(staff=(403, 403)),
+    "admin:llm_metadata_sharelink_change": admin_site(staff=(403, 403), superuser=(200, 403)),
     # --- Accounts (django-allauth) ----------------------------------------------------------
     "account_login": row(anonymous=(200, 200), signed_in=("redirect", "redirect")),
     "account_logout": row(anonymous=("redirect", "redirect"), signed_in=(200, "redirect")),
@@ -162,9 +180,14 @@ SEES_OWNERS_DATA = {
         "llm_metadata_feedback",
         "llm_metadata_comparison",
         "llm_metadata_vote",
+        "llm_metadata_sharelink",
     )
     for page in ("changelist", "change", "delete", "history")
 } | {("superuser", "admin:auth_user_delete")}
+# The share link's page shows what the owner chose to publish, to anyone with the link.
+SEES_OWNERS_DATA |= {
+    (persona, "llm_metadata:shared-conversation") for persona in PERSONAS if persona != "owner"
+}
 ALL_URLS = named_urls()
 
 
@@ -204,3 +227,21 @@ def test_access(named, settings) -> None:
             if leaks and SECRET.encode() in content:
                 wrong.append(f"{persona} {method.upper()}: the owner's text is in the response")
     assert not wrong, f"{named.name} ({url}):\n" + "\n".join(wrong)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("end", ["revoked", "expired"])
+def test_an_ended_share_link_is_a_404_for_everyone(end: str, settings) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    world = World()
+    url = reverse("llm_metadata:shared-conversation", args=[world.share_link.token])
+    if end == "revoked":
+        world.client("owner").post(
+            reverse("llm_metadata:conversation-share-revoke", args=[world.conversation.pk])
+        )
+    else:
+        ShareLink.objects.update(expires=timezone.now() - dt.timedelta(seconds=1))
+    for persona in PERSONAS:
+        response = world.client(persona).get(url)
+        assert response.status_code == 404, persona
+        assert SECRET.encode() not in response.content, persona

@@ -88,6 +88,15 @@ def test_every_message_column_is_in_the_record_or_internal() -> None:
             assert record.BY_NAME[name].derived is None
 
 
+def test_every_field_says_whether_and_under_which_choice_a_share_shows_it() -> None:
+    for f in record.FIELDS:
+        assert f.is_in("share") == bool(f.share), (
+            f"{f.name}: name the share choice that shows it (record.SHARE_PARTS), or leave it "
+            "out of 'share' with a reason"
+        )
+        assert not f.share or f.share in record.SHARE_PARTS, f.name
+
+
 def test_the_json_export_carries_every_field(alice_client: Client, full: Message) -> None:
     url = reverse("llm_metadata:conversation-export", args=[full.conversation_id, "json"])
     (message,) = alice_client.get(url).json()["conversation"]["messages"]

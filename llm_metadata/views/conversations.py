@@ -17,6 +17,7 @@ from ..models import Conversation, store_stale_html
 from ..page_forms import HistoryFilterForm, RenameForm
 from . import chat
 from .redirects import next_or
+from .shares import share_box
 
 PAGE_SIZE = 50
 MESSAGES_PAGE_SIZE = 50  # a long conversation renders in pages (about 0.7 ms a message)
@@ -54,7 +55,7 @@ def conversation_detail(request: HttpRequest, pk: UUID) -> HttpResponse:
     page = Paginator(messages_in_order, MESSAGES_PAGE_SIZE).get_page(request.GET.get("page"))
     page.object_list = selectors.with_viewer_feedback(page.object_list, request.user)
     store_stale_html(page.object_list)
-    context = {"conversation": conversation, "page": page}
+    context = {"conversation": conversation, "page": page, **share_box(request, conversation)}
     return render(request, "llm_metadata/conversation_detail.html", context)
 
 
