@@ -253,3 +253,6 @@ class Counter(models.Model):
 
 # The analytics roll-ups live in a module of their own; importing it here registers them.
 from . import usage_models  # noqa: E402, F401
+
+# Per-user and per-group limits, likewise (after it: the merge order of parallel branches).
+from . import limits_models  # noqa: E402, F401  # isort: skip
