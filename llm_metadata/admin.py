@@ -153,3 +153,7 @@ class FeedbackAdmin(admin.ModelAdmin):
     list_select_related = ("message", "user")
     raw_id_fields = ("message", "user")
     search_fields = ("comment", "user__username")
+
+
+# Users' and groups' limits, and each user's use (a module of its own).
+from . import limits_admin  # noqa: E402, F401

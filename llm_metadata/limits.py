@@ -163,6 +163,26 @@ def usage(user: Any) -> Usage:
     return _read(user.pk, Periods.at(timezone.now(), timezone.get_current_timezone()))
 
 
+def use_of(user_ids: list[Any]) -> dict[Any, tuple[int, int]]:
+    """(tokens this day, this month) of each user, in one query or MGET, for the admin's lists.
+
+    A user's day may be another than the viewer's, so the counters of the viewer's yesterday,
+    today and tomorrow are read: only the user's current one has not expired.
+    """
+    today = timezone.localdate()
+    days = [today + dt.timedelta(days=n) for n in (-1, 0, 1)]
+    keys = {}
+    for user_id in user_ids:
+        for day in days:
+            keys[f"limits:tokens:{user_id}:{day.isoformat()}"] = (user_id, 0)
+            keys[f"limits:tokens:{user_id}:{day:%Y-%m}"] = (user_id, 1)
+    found = {user_id: [0, 0] for user_id in user_ids}
+    for key, value in counters.peek_many(list(keys)).items():
+        user_id, index = keys[key]
+        found[user_id][index] = max(found[user_id][index], value)
+    return {user_id: (day, month) for user_id, (day, month) in found.items()}
+
+
 def limits_for(user: Any) -> Limits:
     """The user's limits in force: their own, else their groups' most generous, else settings."""
     return _read(user.pk, None).limits
