@@ -13,8 +13,9 @@ from django.utils import timezone
 
 from llm_metadata import counters, limits
 from llm_metadata.limits_models import GroupLimit, UserLimit
-from llm_metadata.models import Message
+from llm_metadata.models import Counter, Message
 from tests.factories import make_conversation
+from tests.test_counters import redis_counters  # noqa: F401 (a fixture, used by name)
 
 pytestmark = pytest.mark.django_db
 KIRITIMATI = zoneinfo.ZoneInfo("Pacific/Kiritimati")  # UTC+14: its day starts 10:00 UTC before
@@ -182,3 +183,25 @@ def test_admit_costs_one_query_and_one_add(alice, settings, django_assert_num_qu
         assert limits.admit(alice) is None
     with django_assert_num_queries(1):
         assert limits.usage(alice).day == 0
+
+
+@pytest.mark.usefixtures("redis_counters")
+def test_with_redis_the_calls_and_tokens_are_counted_there(
+    alice, settings, django_capture_on_commit_callbacks
+) -> None:
+    settings.RATE_LIMIT_PER_MINUTE = 2
+    settings.TOKEN_BUDGET_PER_DAY = 100
+    assert limits.admit(alice) is None and limits.admit(alice) is None
+    assert limits.admit(alice).kind == "rate"
+    label, _ = counters.window(60)
+    assert counters.peek(f"limits:calls:{alice.pk}:{label}") == 2
+    prefix = settings.CACHE_KEY_PREFIX
+    ttl = counters._redis().ttl(f"{prefix}:counter:limits:calls:{alice.pk}:{label}")
+    assert 0 < ttl <= 60
+    assert not Counter.objects.exists()  # nothing in the database table
+    with django_capture_on_commit_callbacks(execute=True):
+        answer(alice, tokens=100)
+        assert limits.usage(alice).day == 0  # written once the answer's transaction commits
+    assert limits.usage(alice).day == 100
+    settings.RATE_LIMIT_PER_MINUTE = 0
+    assert limits.admit(alice).kind == "day"
