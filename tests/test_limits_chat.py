@@ -53,9 +53,11 @@ class TestStream:
         assert spent > 10 and (await used(alice)).day == spent
         refused = await post(alice, form())
         assert refused.status == 429
-        assert f"You have used {spent} of 10 tokens today; the budget renews at 00:00" in (
-            refused.body.decode()
+        body = json.loads(bytes(refused.body))
+        assert body["message"] == (
+            f"You have used {spent} of 10 tokens today; the budget renews at 00:00"
         )
+        assert body["kind"] == "day" and body["usage"] == f"Tokens today: {spent} of 10"
         assert len(chat_bodies(fake_openai)) == 1
 
     async def test_it_charges_a_stream_without_usage_as_estimated(

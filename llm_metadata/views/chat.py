@@ -216,10 +216,12 @@ async def ask_stream(request: HttpRequest) -> HttpResponse:
     if isinstance(prepared, dict):
         return JsonResponse({"errors": prepared}, status=400)
     if isinstance(prepared, limits.Refusal):
+        usage = await sync_to_async(limits.usage)(request.user)
         body = {
             "message": prepared.message,
             "kind": prepared.kind,
             "retry_after": prepared.retry_after,
+            "usage": usage.summary,
         }
         response = JsonResponse(body, status=429)
         response["Retry-After"] = str(prepared.retry_after)

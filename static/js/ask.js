@@ -241,6 +241,8 @@
         const payload = await response.json();
         asked.remove();
         showError(payload.message || "You have reached a limit; try again later.");
+        const usage = document.getElementById("token-usage");
+        if (usage && payload.usage) usage.textContent = payload.usage;
         return;
       }
       if (!response.ok || !type.includes("text/event-stream")) {
