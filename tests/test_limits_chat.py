@@ -5,21 +5,24 @@ nor stores anything. Streamed, failed and cancelled answers are charged."""
 from __future__ import annotations
 
 import json
+import zoneinfo
 
 import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
-from llm_metadata import limits
+from llm_metadata import counters, limits
 from llm_metadata.limits_models import UserLimit
 from llm_metadata.models import Message
 from tests.test_chat_page import chat_bodies
 from tests.test_chat_page import form as page_form
-from tests.test_chat_stream import form, messages, post
+from tests.test_chat_stream import form, messages, post, session_cookie
 
 ASK = reverse("llm_metadata:ask")
+KIRITIMATI = zoneinfo.ZoneInfo("Pacific/Kiritimati")
 
 
 @sync_to_async
@@ -90,9 +93,30 @@ class TestStream:
         assert answered.status == "error" and answered.content
         assert (await used(alice)).day_estimated > 0
 
+    async def test_it_counts_the_day_of_the_browsers_time_zone(
+        self, alice: User, fake_openai
+    ) -> None:
+        """The zone the page activates from the `tz` cookie reaches the charge made while the
+        answer streams (Kiritimati, UTC+14: a day ahead of UTC from 10:00 UTC)."""
+        session = await session_cookie(alice)
+        await post(f"{session}; tz=Pacific/Kiritimati", form())
+        spent = (await messages())[-1].total_tokens
+        day = timezone.now().astimezone(KIRITIMATI).date()
+        key = f"limits:tokens:{alice.pk}:{day.isoformat()}"
+        assert await sync_to_async(counters.peek)(key) == spent
+
 
 @pytest.mark.django_db
 class TestPlainForm:
+    def test_it_counts_the_day_of_the_browsers_time_zone(
+        self, alice: User, alice_client: Client, fake_openai
+    ) -> None:
+        alice_client.cookies["tz"] = "Pacific/Kiritimati"
+        alice_client.post(ASK, page_form())
+        spent = Message.objects.get(role="assistant").total_tokens
+        day = timezone.now().astimezone(KIRITIMATI).date()
+        assert counters.peek(f"limits:tokens:{alice.pk}:{day.isoformat()}") == spent
+
     def test_it_answers_a_form_error_with_the_question_kept(
         self, alice: User, alice_client: Client, fake_openai, settings
     ) -> None:
