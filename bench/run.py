@@ -16,6 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import capacity
 import data_scale
+import limits_cost
 import page_budgets
 import parsers
 import ranking
@@ -32,6 +33,7 @@ BENCHMARKS = {
     "page_budgets": page_budgets.run,
     "sanitiser_cost": sanitiser_cost.run,
     "ranking": ranking.run,
+    "limits_cost": limits_cost.run,
 }
 
 

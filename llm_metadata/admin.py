@@ -155,5 +155,6 @@ class FeedbackAdmin(admin.ModelAdmin):
     search_fields = ("comment", "user__username")
 
 
-# Comparisons with their votes, and share links, register in modules of their own.
-from . import compare_admin, share_admin  # noqa: E402, F401
+# Comparisons with their votes, share links, and users' and groups' limits with each user's use
+# register in modules of their own.
+from . import compare_admin, limits_admin, share_admin  # noqa: E402, F401

@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from . import llm, services
+from . import limits, llm, services
 from .compare_models import Comparison, ComparisonColumn, Vote
 from .models import Conversation, Message
 
@@ -49,11 +49,21 @@ class CompareAsk:
     blind: bool = False
 
 
+class OverLimit(Exception):
+    """The per-user limits refused a comparison's calls; nothing was sent or saved."""
+
+    def __init__(self, refusal: limits.Refusal) -> None:
+        super().__init__(refusal.message)
+        self.refusal = refusal
+
+
 def admit_calls(user: AbstractBaseUser, calls: int) -> None:
-    """LIMITS: the one place a comparison asks the per-user limits (issue 11) for its model
-    calls, one per column, before anything is saved (`start_round` calls it, for new
-    comparisons and follow-ups alike). The lead wires it as `limits.admit(user, calls=calls)`;
-    until then every comparison is admitted."""
+    """The one place a comparison asks the per-user limits for its model calls, one per column,
+    before anything is saved (`start_round` calls it, for new comparisons and follow-ups
+    alike); raises OverLimit when refused."""
+    refusal = limits.admit(user, calls=calls)
+    if refusal is not None:
+        raise OverLimit(refusal)
 
 
 def shuffle_sides(names: list[str]) -> None:

@@ -33,6 +33,21 @@ _UPSERT = (
     "ELSE {table}.{expires} END "
     "RETURNING {value}"
 )
+# The same, but only while the new value stays within a limit: past it, no row is written and
+# none is returned (the WHERE of ON CONFLICT … DO UPDATE, evaluated on the locked row).
+_UPSERT_WITHIN = _UPSERT.replace(
+    "RETURNING",
+    "WHERE {table}.{expires} <= %s OR {table}.{value} + excluded.{value} <= %s RETURNING",
+)
+# Redis: the same check and add in one script, atomic on the server.
+_REDIS_WITHIN = """
+local value = tonumber(redis.call('GET', KEYS[1]) or '0')
+local amount = tonumber(ARGV[1])
+if value + amount > tonumber(ARGV[2]) then return -1 end
+value = redis.call('INCRBY', KEYS[1], amount)
+if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIREAT', KEYS[1], ARGV[3]) end
+return value
+"""
 
 
 def window(seconds: int, now: dt.datetime | None = None) -> tuple[str, dt.datetime]:
@@ -49,6 +64,32 @@ def hit(key: str, *, expires_at: dt.datetime, amount: int = 1) -> int:
     return _database_hit(key, expires_at, amount)
 
 
+def hit_within(key: str, *, expires_at: dt.datetime, amount: int, limit: int) -> int | None:
+    """Like `hit`, but only when the new value stays at or under `limit`: its new value, or
+    None (and nothing written) when adding `amount` would pass the limit."""
+    if amount > limit:
+        return None
+    if settings.REDIS_URL:
+        script = _redis_script(_REDIS_WITHIN)
+        value = script(
+            keys=[_redis_key(key)], args=[amount, limit, math.ceil(expires_at.timestamp())]
+        )
+        return None if int(value) < 0 else int(value)
+    now = timezone.now()
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _sql(_UPSERT_WITHIN),
+            [key, amount, adapt(expires_at), adapt(now), adapt(now), adapt(now), limit],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    if row[0] == amount:  # a new window, as in `hit`
+        Counter.objects.filter(expires__lte=now).delete()
+    return int(row[0])
+
+
 def peek(key: str) -> int:
     """The counter's value now (0 when it does not exist or has expired)."""
     if settings.REDIS_URL:
@@ -58,11 +99,27 @@ def peek(key: str) -> int:
     return row["value"] if row else 0
 
 
+def peek_many(keys: list[str]) -> dict[str, int]:
+    """Each counter's value now, in one round trip (0 for those missing or expired)."""
+    if settings.REDIS_URL:
+        values = _redis().mget([_redis_key(key) for key in keys])
+        return {key: int(value or 0) for key, value in zip(keys, values, strict=True)}
+    found = dict(
+        Counter.objects.filter(key__in=keys, expires__gt=timezone.now()).values_list("key", "value")
+    )
+    return {key: found.get(key, 0) for key in keys}
+
+
 @functools.cache
 def _redis() -> Any:
     import redis  # only with REDIS_URL
 
     return redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
+
+
+@functools.cache
+def _redis_script(source: str) -> Any:
+    return _redis().register_script(source)
 
 
 def _redis_key(key: str) -> str:
@@ -83,11 +140,14 @@ def _redis_hit(key: str, expires_at: dt.datetime, amount: int) -> int:
 def _database_hit(key: str, expires_at: dt.datetime, amount: int) -> int:
     now = timezone.now()
     adapt = connection.ops.adapt_datetimefield_value
-    names = {name: connection.ops.quote_name(name) for name in ("key", "value", "expires")}
-    sql = _UPSERT.format(table=connection.ops.quote_name(_TABLE), **names)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [key, amount, adapt(expires_at), adapt(now), adapt(now)])
+        cursor.execute(_sql(_UPSERT), [key, amount, adapt(expires_at), adapt(now), adapt(now)])
         (total,) = cursor.fetchone()
     if total == amount:  # a new window: the moment to drop the counters that have expired
         Counter.objects.filter(expires__lte=now).delete()
     return int(total)
+
+
+def _sql(template: str) -> str:
+    names = {name: connection.ops.quote_name(name) for name in ("key", "value", "expires")}
+    return template.format(table=connection.ops.quote_name(_TABLE), **names)

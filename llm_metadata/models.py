@@ -251,6 +251,6 @@ class Counter(models.Model):
         return f"{self.key} = {self.value}"
 
 
-# The analytics roll-ups, the comparisons with their votes, and share links live in modules of
-# their own; importing them here registers them.
-from . import compare_models, share_models, usage_models  # noqa: E402, F401
+# The analytics roll-ups, the comparisons with their votes, share links and per-user and
+# per-group limits live in modules of their own; importing them here registers them.
+from . import compare_models, limits_models, share_models, usage_models  # noqa: E402, F401

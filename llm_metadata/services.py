@@ -18,10 +18,16 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import InterfaceError, OperationalError, close_old_connections, transaction
+from django.db import (
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    connection,
+    transaction,
+)
 from django.utils import timezone
 
-from . import catalog, llm
+from . import catalog, limits, llm
 from .files import Attachment
 from .models import Conversation, Message, ModelProfile
 from .streaming import coalesce
@@ -249,7 +255,7 @@ def save_answer(*, turn: Turn, result: llm.ChatResult) -> Message:
     request = turn.request
     prompt, completion = result.prompt_tokens, result.completion_tokens
     with transaction.atomic():
-        answer = Message.objects.create(
+        answer = Message(
             conversation=turn.conversation,
             role=Message.Role.ASSISTANT,
             source=turn.question.source,
@@ -272,15 +278,43 @@ def save_answer(*, turn: Turn, result: llm.ChatResult) -> Message:
             history_truncated=turn.history_truncated,
             cost=turn.profile.cost_for(prompt, completion),
         )
+        # What the call sent, measured, for the token budgets when the endpoint reported none.
+        answer.prompt_estimate = limits.prompt_estimate(request.messages)
+        answer.save(force_insert=True)
         Conversation.objects.filter(pk=turn.conversation.pk).update(updated=answer.created)
     return answer
 
 
 def send_message(*, ask: Ask) -> tuple[Turn, Message]:
-    """One whole turn for the plain form post: save, call (sync), save the answer as it ended."""
+    """One whole turn for the plain form post: save, call (sync), save the answer as it ended.
+
+    The database connection goes back (to the pool) during the call, as in `stream_answer`.
+    The LLM package turns every failure of the call into an error result; whatever still
+    escapes it (a bug around the call: an error answer, returned; the request cancelled: a
+    cancelled answer, then the cancel goes on) leaves an answer row that says so.
+    """
     turn = start_turn(ask=ask)
-    result = llm.chat(turn.endpoint, turn.request)
+    release_connection()
+    try:
+        result = llm.chat(turn.endpoint, turn.request)
+    except Exception:
+        logger.exception("the model call of a plain form post failed outside the LLM package")
+        result = _ended(turn, Message.Status.ERROR, "The model call failed; try again.")
+    except BaseException:
+        save_answer(turn=turn, result=_ended(turn, Message.Status.CANCELLED, ""))
+        raise
     return turn, store_answer(turn=turn, result=result)
+
+
+def release_connection() -> None:
+    """Give this thread's database connection back while a model call runs (held, PostgreSQL's
+    pool of 10 capped a worker at 10 calls); a caller's transaction (a test's) keeps it."""
+    if not connection.in_atomic_block:
+        close_old_connections()
+
+
+def _ended(turn: Turn, status: str, error: str) -> llm.ChatResult:
+    return llm.ChatResult(text="", model=turn.request.model, status=status, error=error)
 
 
 @dataclass(frozen=True)
@@ -301,7 +335,7 @@ async def stream_answer(turn: Turn) -> AsyncIterator[str | Answered]:
     """
     # Give the request's database connection back (to the pool) while the answer streams:
     # held to the end, PostgreSQL's 10 pooled connections capped a worker at 10 chats.
-    await sync_to_async(close_old_connections)()
+    await sync_to_async(release_connection)()
     chat = llm.stream_chat(turn.endpoint, turn.request)
     try:
         async with aclosing(coalesce(chat)) as texts:

@@ -1,5 +1,6 @@
-"""What follows a row's change: a deleted message (alone or by cascade) deletes its file, and
-any change to a message or its feedback tells the analytics roll-ups that its day changed.
+"""What follows a row's change: a deleted message (alone or by cascade) deletes its file, any
+change to a message or its feedback tells the analytics roll-ups that its day changed, and a
+new answer is charged to its owner's token budgets (llm_metadata.limits).
 
 Files: for any storage (local disk, S3), the file goes once the delete is committed, and a
 storage that fails then is logged with the object's name instead of failing the request whose
@@ -18,7 +19,7 @@ from django.db.models import Max, Min
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from . import rollups
+from . import limits, rollups
 from .models import Conversation, Feedback, Message
 
 logger = logging.getLogger(__name__)
@@ -44,6 +45,15 @@ def _delete_file(storage: Storage, name: str) -> None:
 @receiver(post_delete, sender=Message, dispatch_uid="usage_message_deleted")
 def message_changed(sender: type[Message], instance: Message, **kwargs: Any) -> None:
     rollups.mark_changed([instance.created])
+
+
+@receiver(post_save, sender=Message, dispatch_uid="limits_charge_answer")
+def charge_answer(
+    sender: type[Message], instance: Message, created: bool, raw: bool = False, **kwargs: Any
+) -> None:
+    """Every answer stored, by whichever path, is charged to its owner's token budgets once."""
+    if created and not raw:
+        limits.charge(instance)
 
 
 @receiver(post_save, sender=Feedback, dispatch_uid="usage_feedback_saved")

@@ -365,6 +365,15 @@ API_MODELS = env_list("API_MODELS")
 API_TIMEOUT = env_float("API_TIMEOUT", 120.0)  # per read: the first byte, each stall after it
 API_MAX_DURATION = env_float("API_MAX_DURATION", 600.0)  # one whole answer
 
+# --- Limits per user (llm_metadata/limits.py) --------------------------------------------------
+
+# Model calls per user per minute on every path that calls a model (0 = off), and tokens
+# (prompt + completion) per user per day and per month in the user's time zone (0 = no budget).
+# The admin overrides each per user and per group.
+RATE_LIMIT_PER_MINUTE = env_int("RATE_LIMIT_PER_MINUTE", 30)
+TOKEN_BUDGET_PER_DAY = env_int("TOKEN_BUDGET_PER_DAY", 0)
+TOKEN_BUDGET_PER_MONTH = env_int("TOKEN_BUDGET_PER_MONTH", 0)
+
 # --- Files ------------------------------------------------------------------------------------
 
 # A request body over MAX_UPLOAD_MB (+1 MB for the form's fields) is refused with 413 before it

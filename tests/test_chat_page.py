@@ -290,7 +290,7 @@ def test_its_queries_do_not_grow_with_the_conversation(
     for i in range(150):
         make_turn(conversation, f"Question {i}", f"Answer **{i}**", model_name="fake-small")
     alice_client.get(ASK)  # the endpoint's model list, now in the shared cache
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(11):  # 11th: the limits and tokens used (one query)
         response = alice_client.get(ASK, {"c": str(conversation.pk)})
     html = response.content.decode()
     # The newest 50 messages (turns 125 to 149) in order; the rest are on the conversation's page.
@@ -306,8 +306,9 @@ def test_it_reads_the_model_profiles_once_per_page(
 ) -> None:
     ModelProfile.objects.create(name="fake-small", display_name="Small", default_top_k=7)
     alice_client.get(ASK)  # the endpoint's model list, now cached
-    # session, user, the model list from the shared cache (a table without Redis), profiles
-    with django_assert_num_queries(4) as captured:
+    # session, user, the model list from the shared cache (a table without Redis), profiles,
+    # the user's limits and tokens used
+    with django_assert_num_queries(5) as captured:
         html = alice_client.get(ASK).content.decode()
     sql = [query["sql"] for query in captured.captured_queries]
     assert len([q for q in sql if "llm_metadata_modelprofile" in q]) == 1

@@ -146,30 +146,28 @@ def test_a_failing_model_keeps_its_error_in_its_column(alice_client: Client, fak
     assert "is not available at the endpoint" in page
 
 
-class Refused(Exception):
-    pass
-
-
-def test_the_limits_are_asked_for_one_call_per_column_before_anything_is_saved(
-    alice: User, alice_client: Client, fake_openai, monkeypatch
+def test_the_limits_count_one_call_per_column_and_a_refusal_saves_and_sends_nothing(
+    alice: User, alice_client: Client, fake_openai, settings
 ) -> None:
-    asked: list[tuple[str, int]] = []
-    monkeypatch.setattr(compare, "admit_calls", lambda user, calls: asked.append((user, calls)))
+    settings.RATE_LIMIT_PER_MINUTE = 5
     fake_openai.state.models = ["fake-small", "fake-large", "fake-third"]
     alice_client.post(COMPARE, form(models=["fake-small", "fake-large", "fake-third"]))
     comparison = Comparison.objects.get()
-    alice_client.post(detail(comparison), {"question": "And?"})
-    assert asked == [(alice, 3), (alice, 3)]
+    sent = len(fake_openai.state.requests)
+    assert Message.objects.count() == 6
 
-    def refuse(user: User, calls: int) -> None:
-        raise Refused
+    # Three calls more would make six in the minute: refused, nothing sent or saved.
+    response = alice_client.post(detail(comparison), {"question": "And?"})
+    assert response.status_code == 429 and int(response["Retry-After"]) > 0
+    assert "And?</textarea>" in response.content.decode()
+    response = alice_client.post(COMPARE, form(models=["fake-small", "fake-large", "fake-third"]))
+    assert response.status_code == 429
+    assert Comparison.objects.count() == 1 and Message.objects.count() == 6
+    assert len(fake_openai.state.requests) == sent
 
-    monkeypatch.setattr(compare, "admit_calls", refuse)
-    with pytest.raises(Refused):
-        alice_client.post(COMPARE, form())
-    with pytest.raises(Refused):
-        alice_client.post(detail(comparison), {"question": "Once more?"})
-    assert Comparison.objects.count() == 1 and Message.objects.count() == 12
+    # Two fit: a two-model comparison goes through.
+    assert alice_client.post(COMPARE, form()).status_code == 302
+    assert Comparison.objects.count() == 2 and Message.objects.count() == 10
 
 
 # --- Blind mode and votes -------------------------------------------------------------------

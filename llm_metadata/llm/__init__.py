@@ -27,7 +27,7 @@ from asgiref.sync import async_to_sync
 
 from . import demo, ollama, openai
 from .calls import Call, ChatStream
-from .context import FittedMessages, estimate_tokens, fit_messages
+from .context import FittedMessages, estimate_tokens, fit_messages, message_tokens
 from .endpoint import Endpoint
 from .errors import LLMError
 from .listing import list_models
@@ -47,6 +47,7 @@ __all__ = [
     "estimate_tokens",
     "fit_messages",
     "list_models",
+    "message_tokens",
     "stream_chat",
 ]
 

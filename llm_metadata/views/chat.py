@@ -25,7 +25,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from .. import catalog, record, selectors, services
+from .. import catalog, limits, record, selectors, services
 from ..files import ACCEPT, LABEL
 from ..forms import ChatForm, initial_for, model_options
 from ..jinja_env import render_messages
@@ -101,6 +101,7 @@ def _render_page(
         "accept": ACCEPT,
         "accept_label": LABEL,
         "max_upload_mb": settings.MAX_UPLOAD_MB,
+        "usage": limits.usage(request.user),
     }
     return render(request, "llm_metadata/ask.html", context, status=status)
 
@@ -116,6 +117,12 @@ def ask(request: HttpRequest) -> HttpResponse:
     conversation = _conversation_from_request(request, form)
     if not form.is_valid():
         return _render_page(request, conversation, form, status=400)
+    refusal = limits.admit(request.user)
+    if refusal is not None:  # nothing sent, nothing stored: the question stays in the box
+        form.add_error(None, refusal.message)
+        response = _render_page(request, conversation, form, status=429)
+        response["Retry-After"] = str(refusal.retry_after)
+        return response
     try:
         turn, answer = services.send_message(ask=_ask(request, form, conversation))
     except services.AnswerNotStored as failure:  # logged at ERROR; the question stays in the box
@@ -153,12 +160,18 @@ def _message_html(request: HttpRequest, message: Message) -> str:
     return render_messages(request, [message])
 
 
-def _prepare(request: HttpRequest) -> dict[str, list[str]] | tuple[services.Turn, bytes]:
-    """Validate the form and save the question: (turn, meta event), or the form's errors."""
+def _prepare(
+    request: HttpRequest,
+) -> dict[str, list[str]] | limits.Refusal | tuple[services.Turn, bytes]:
+    """Validate the form, admit the call and save the question: (turn, meta event), or the
+    form's errors, or the refusal."""
     form = ChatForm(request.POST, request.FILES, offered=catalog.offered_models())
     conversation = _conversation_from_request(request, form)
     if not form.is_valid():
         return form.error_dict()
+    refusal = limits.admit(request.user)
+    if refusal is not None:
+        return refusal
     turn = services.start_turn(ask=_ask(request, form, conversation))
     _remember(request, turn.conversation)
     meta = {
@@ -203,10 +216,22 @@ async def ask_stream(request: HttpRequest) -> HttpResponse:
     """The same form as POST /ask/, answered as server-sent events: `meta` (conversation_id,
     question_id, title, question_html), `delta` ({text}) as the answer arrives, then `done`
     (the answer's metadata and html) or `error` ({message, id, html}). A form that does not
-    validate gets 400 with {"errors": {field: [messages]}} and no call to the model."""
+    validate gets 400 with {"errors": {field: [messages]}}, a user over a limit 429 with
+    `Retry-After` and {"message", "kind", "retry_after"}; neither calls the model."""
     prepared = await sync_to_async(_prepare)(request)
     if isinstance(prepared, dict):
         return JsonResponse({"errors": prepared}, status=400)
+    if isinstance(prepared, limits.Refusal):
+        usage = await sync_to_async(limits.usage)(request.user)
+        body = {
+            "message": prepared.message,
+            "kind": prepared.kind,
+            "retry_after": prepared.retry_after,
+            "usage": usage.summary,
+        }
+        response = JsonResponse(body, status=429)
+        response["Retry-After"] = str(prepared.retry_after)
+        return response
     turn, meta = prepared
     response = StreamingHttpResponse(
         _events(request, turn, meta), content_type="text/event-stream; charset=utf-8"

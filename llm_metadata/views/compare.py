@@ -97,9 +97,18 @@ def compare_page(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _form_page(request, form, status=400)
     question = form.cleaned_data["question"]
-    comparison, turns = compare.start_round(question, ask=_compare_ask(request, form))
+    try:
+        comparison, turns = compare.start_round(question, ask=_compare_ask(request, form))
+    except compare.OverLimit as over:  # nothing sent, nothing saved: the question stays
+        form.add_error(None, over.refusal.message)
+        return _refused(_form_page(request, form, status=429), over)
     compare.answer_all(turns)
     return redirect("llm_metadata:comparison-detail", pk=comparison.pk)
+
+
+def _refused(response: HttpResponse, over: compare.OverLimit) -> HttpResponse:
+    response["Retry-After"] = str(over.refusal.retry_after)
+    return response
 
 
 @login_required
@@ -108,11 +117,17 @@ def comparison_detail(request: HttpRequest, pk: Any) -> HttpResponse:
     follow-up question to every model, each in its own thread."""
     comparison = _owned(request, pk)
     follow_up = FollowUpForm(request.POST or None)
+    over: compare.OverLimit | None = None
     if request.method == "POST" and follow_up.is_valid():
         question = follow_up.cleaned_data["question"]
-        _, turns = compare.start_round(question, comparison=comparison)
-        compare.answer_all(turns)
-        return redirect("llm_metadata:comparison-detail", pk=comparison.pk)
+        try:
+            _, turns = compare.start_round(question, comparison=comparison)
+        except compare.OverLimit as refused:  # nothing sent, nothing saved
+            over = refused
+            follow_up.add_error("question", refused.refusal.message)
+        else:
+            compare.answer_all(turns)
+            return redirect("llm_metadata:comparison-detail", pk=comparison.pk)
     vote = compare.latest_vote(comparison)
     shown = compare.names_shown(comparison, vote)
     columns = compare.columns_of(comparison)
@@ -126,7 +141,11 @@ def comparison_detail(request: HttpRequest, pk: Any) -> HttpResponse:
         "follow_up": follow_up,
     }
     status = 400 if request.method == "POST" else 200
-    return render(request, "llm_metadata/comparison_detail.html", context, status=status)
+    response = render(request, "llm_metadata/comparison_detail.html", context, status=status)
+    if over is not None:
+        response.status_code = 429
+        _refused(response, over)
+    return response
 
 
 @login_required
@@ -209,7 +228,10 @@ def _prepare_new(request: HttpRequest) -> Any:
     if not form.is_valid():
         return form.error_dict()
     question = form.cleaned_data["question"]
-    comparison, turns = compare.start_round(question, ask=_compare_ask(request, form))
+    try:
+        comparison, turns = compare.start_round(question, ask=_compare_ask(request, form))
+    except compare.OverLimit as over:
+        return over
     return comparison, turns, not comparison.blind
 
 
@@ -219,8 +241,17 @@ def _prepare_follow_up(request: HttpRequest, pk: Any) -> Any:
     if not form.is_valid():
         return form.error_dict()
     shown = compare.names_shown(comparison, compare.latest_vote(comparison))
-    _, turns = compare.start_round(form.cleaned_data["question"], comparison=comparison)
+    try:
+        _, turns = compare.start_round(form.cleaned_data["question"], comparison=comparison)
+    except compare.OverLimit as over:
+        return over
     return comparison, turns, shown
+
+
+def _refused_json(over: compare.OverLimit) -> JsonResponse:
+    """429 for the streaming endpoints: the message goes under the question box."""
+    response = JsonResponse({"errors": {"question": [over.refusal.message]}}, status=429)
+    return _refused(response, over)
 
 
 @login_required
@@ -233,6 +264,8 @@ async def compare_stream(request: HttpRequest) -> HttpResponse:
     prepared = await sync_to_async(_prepare_new)(request)
     if isinstance(prepared, dict):
         return JsonResponse({"errors": prepared}, status=400)
+    if isinstance(prepared, compare.OverLimit):
+        return _refused_json(prepared)
     return _streaming(*prepared)
 
 
@@ -243,4 +276,6 @@ async def comparison_stream(request: HttpRequest, pk: Any) -> HttpResponse:
     prepared = await sync_to_async(_prepare_follow_up)(request, pk)
     if isinstance(prepared, dict):
         return JsonResponse({"errors": prepared}, status=400)
+    if isinstance(prepared, compare.OverLimit):
+        return _refused_json(prepared)
     return _streaming(*prepared)

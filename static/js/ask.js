@@ -236,6 +236,15 @@
         showFieldErrors(payload.errors || {});
         return;
       }
+      if (response.status === 429 && type.includes("application/json")) {
+        // Over a limit: nothing was stored; the question stays in the box for later.
+        const payload = await response.json();
+        asked.remove();
+        showError(payload.message || "You have reached a limit; try again later.");
+        const usage = document.getElementById("token-usage");
+        if (usage && payload.usage) usage.textContent = payload.usage;
+        return;
+      }
       if (!response.ok || !type.includes("text/event-stream")) {
         asked.remove();
         showError(response.redirected

@@ -138,7 +138,7 @@
         headers: { Accept: "text/event-stream" },
       });
       const type = response.headers.get("Content-Type") || "";
-      if (response.status === 400 && type.includes("application/json")) {
+      if ((response.status === 400 || response.status === 429) && type.includes("application/json")) {
         showFieldErrors((await response.json()).errors || {});
         return;
       }

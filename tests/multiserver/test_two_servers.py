@@ -1,9 +1,7 @@
 """Two app servers behind HAProxy serve one user as one app, and losing one loses nothing else.
 
-A per-user limit counted once across both servers belongs here too, once the per-user limits
-(issue 11) exist: set RATE_LIMIT_PER_MINUTE=N in `cluster_env`, send N streams through the
-balancer (they alternate between the servers, see `Visitor.stream(token=…)`), and expect the
-next one to be refused with 429. Today allauth's failed-login limit shows the same sharing.
+A per-user limit is counted once across both servers (the calls a minute, in Redis), as is
+allauth's failed-login limit.
 """
 
 from __future__ import annotations
@@ -21,7 +19,7 @@ import pytest
 
 from .cluster import GRACEFUL_TIMEOUT, Cluster
 from .conftest import PASSWORD
-from .visitor import Stream, Visitor
+from .visitor import FORM, Stream, Visitor
 
 WAIT = 60.0  # seconds: generous bounds for a loaded 2-core machine; no test asserts durations
 
@@ -167,6 +165,47 @@ def test_failed_logins_are_counted_once_across_both_servers(cluster: Cluster, us
     refused = visitor.sign_in(user, PASSWORD, token=token)
     assert refused.status_code != 302
     assert "Too many failed login attempts" in refused.text
+
+
+def test_a_users_rate_limit_is_counted_once_across_both_servers(
+    cluster: Cluster, user: str, visitor: Visitor, fake_llm
+) -> None:
+    """The user's own limit of 3 calls a minute: 3 streams through the balancer (they alternate
+    between the servers), then each server refuses the next with 429, and the fake LLM was
+    asked 3 times."""
+    cluster.shell(
+        "from django.contrib.auth.models import User; "
+        "from llm_metadata.limits_models import UserLimit; "
+        f"UserLimit.objects.create(user=User.objects.get(username={user!r}), "
+        "rate_limit_per_minute=3)"
+    )
+    fake_llm.configure(delay=0.0)
+    if time.time() % 60 > 40:  # all within one minute's window
+        time.sleep(61 - time.time() % 60)
+    token = visitor.csrf_token("/ask/")
+
+    def chats() -> int:
+        return sum(1 for r in fake_llm.requests() if r["path"].endswith("/chat/completions"))
+
+    before = chats()
+    admitted = set()
+    for n in range(3):
+        with visitor.stream(f"Question {n}", token=token) as stream:
+            for _ in stream.read():
+                pass
+            assert stream.events[-1].name == "done"
+            admitted.add(stream.served_by)
+    assert admitted == {"a", "b"}
+    refused_by = set()
+    for _ in range(2):
+        data = {**FORM, "question": "One more?", "max_tokens": "600", "conversation": ""}
+        refused = visitor.http.post("/ask/stream/", data=data, headers={"X-CSRFToken": token})
+        assert refused.status_code == 429
+        assert 1 <= int(refused.headers["Retry-After"]) <= 60
+        assert "limit of 3 model calls a minute" in refused.json()["message"]
+        refused_by.add(refused.headers["X-Served-By"])
+    assert refused_by == {"a", "b"}
+    assert chats() - before == 3
 
 
 def test_a_server_killed_mid_stream_loses_only_its_own_streams(
