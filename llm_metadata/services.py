@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +18,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import close_old_connections, transaction
 from django.utils import timezone
 
-from . import catalog, llm
+from . import branches, catalog, llm
 from .files import Attachment
 from .models import Conversation, Message, ModelProfile
 from .streaming import coalesce
@@ -46,6 +46,7 @@ class Ask:
     max_tokens: int
     system_prompt: str = ""
     attachment: Attachment | None = None
+    edit_of: Message | None = None  # a question this one is a new version of (edit and resend)
 
 
 @dataclass
@@ -58,6 +59,8 @@ class Turn:
     request: llm.ChatRequest
     history_truncated: bool
     profile: ModelProfile
+    # A new version of an answer (regenerate): it joins the active path only if it is ok.
+    new_version: bool = False
 
 
 def title_for(question: str) -> str:
@@ -80,29 +83,49 @@ def conversation_for(user: AbstractBaseUser, conversation_id: Any) -> Conversati
     return Conversation.objects.for_user(user).filter(pk=pk).first()
 
 
-def replay(conversation: Conversation) -> tuple[list[dict[str, str]], list[tuple[str, str]]]:
-    """(history, files): earlier exchanges oldest first, and every file attached so far.
+REPLAY_COLUMNS = ("id", "role", "content", "status", "attachment_name", "attachment_text")
+
+
+def replay_rows(rows: Iterable[tuple]) -> tuple[list[dict[str, str]], list[tuple[str, str]]]:
+    """(history, files) of messages in order (REPLAY_COLUMNS): the exchanges, every file.
 
     An exchange whose answer failed or came back empty is left out: the model never answered it.
     """
-    rows = (
-        conversation.messages.filter(role__in=[Message.Role.USER, Message.Role.ASSISTANT])
-        .order_by("created", "id")
-        .values_list("role", "content", "status", "attachment_name", "attachment_text")
-    )
     history: list[dict[str, str]] = []
     files: list[tuple[str, str]] = []
-    for role, content, status, attachment_name, attachment_text in rows:
+    for _, role, content, status, attachment_name, attachment_text in rows:
         if role == Message.Role.USER:
             if attachment_text:
                 files.append((attachment_name or "attachment", attachment_text))
             history.append({"role": role, "content": content})
+        elif role != Message.Role.ASSISTANT:
+            continue
         elif status == Message.Status.ERROR or not content:
             if history and history[-1]["role"] == Message.Role.USER:
                 history.pop()
         else:
             history.append({"role": role, "content": content})
     return history, files
+
+
+def replay(conversation: Conversation) -> tuple[list[dict[str, str]], list[tuple[str, str]]]:
+    """(history, files) of the conversation's active path: never a version switched away from."""
+    return replay_rows(branches.path_messages(conversation.pk).values_list(*REPLAY_COLUMNS))
+
+
+def _path_so_far(conversation: Conversation | None) -> tuple[list[tuple], int | None]:
+    """The active path's replay rows and its last message's id (where the question goes)."""
+    if conversation is None:
+        return [], None
+    rows = list(branches.path_messages(conversation.pk).values_list(*REPLAY_COLUMNS))
+    return rows, rows[-1][0] if rows else None
+
+
+def rows_above(message: Message) -> list[tuple]:
+    """The replay rows of the messages above `message` in its branch, oldest first."""
+    above = branches.lineage(message)[:-1]
+    rows = Message.objects.filter(pk__in=above).order_by("created", "id")
+    return list(rows.values_list(*REPLAY_COLUMNS))
 
 
 def start_turn(*, ask: Ask) -> Turn:
@@ -116,7 +139,11 @@ def start_turn(*, ask: Ask) -> Turn:
     conversation, question, attachment = ask.conversation, ask.question, ask.attachment
     now = timezone.now()
     # Read before the write transaction: on SQLite it holds the database's one write lock.
-    history, files = replay(conversation) if conversation else ([], [])
+    if ask.edit_of is not None:
+        rows, parent_id = rows_above(ask.edit_of), ask.edit_of.parent_id
+    else:
+        rows, parent_id = _path_so_far(conversation)
+    history, files = replay_rows(rows)
     with transaction.atomic():
         if conversation is None:
             conversation = Conversation.objects.create(
@@ -140,32 +167,56 @@ def start_turn(*, ask: Ask) -> Turn:
             attachment=attachment.upload if attachment else "",
             attachment_name=attachment.name if attachment else "",
             attachment_text=attachment.text if attachment else "",
+            parent_id=parent_id,
             **params,
         )
+        if ask.edit_of is not None:
+            branches.activate(asked)
     if attachment:
         files.append((attachment.name, attachment.text))
-    profile = catalog.profile_for(ask.model)
+    return build_turn(conversation, asked, history, files, ask.model, params)
+
+
+def build_turn(
+    conversation: Conversation,
+    question: Message,
+    history: list[dict[str, str]],
+    files: list[tuple[str, str]],
+    model: str,
+    params: dict[str, Any],
+    new_version: bool = False,
+) -> Turn:
+    """The call for a saved question: history and files fitted to the model's context."""
+    profile = catalog.profile_for(model)
     fitted = llm.fit_messages(
         system_prompt=conversation.system_prompt,
         history=history,
-        question=question,
+        question=question.content,
         files=files,
         context_length=profile.context_length,
-        max_tokens=ask.max_tokens,
+        max_tokens=params["max_tokens"],
     )
     request = llm.ChatRequest(
-        model=ask.model, messages=fitted.messages, context_length=profile.context_length, **params
+        model=model, messages=fitted.messages, context_length=profile.context_length, **params
     )
-    return Turn(conversation, asked, catalog.endpoint(), request, fitted.truncated, profile)
+    endpoint = catalog.endpoint()
+    return Turn(conversation, question, endpoint, request, fitted.truncated, profile, new_version)
 
 
 def save_answer(*, turn: Turn, result: llm.ChatResult) -> Message:
-    """Store the answer as the call ended (ok, error or cancelled), with its measurements."""
+    """Store the answer as the call ended (ok, error or cancelled), with its measurements.
+
+    A new version of an answer becomes the active one only when it is ok; a failed or
+    cancelled one is kept as a version off the active path.
+    """
     request = turn.request
     prompt, completion = result.prompt_tokens, result.completion_tokens
+    active = not turn.new_version or result.status == Message.Status.OK
     with transaction.atomic():
         answer = Message.objects.create(
             conversation=turn.conversation,
+            parent=turn.question,
+            active=active,
             role=Message.Role.ASSISTANT,
             # The endpoint's text may hold NUL, which PostgreSQL cannot store.
             content=without_nul(result.text),
@@ -186,6 +237,8 @@ def save_answer(*, turn: Turn, result: llm.ChatResult) -> Message:
             history_truncated=turn.history_truncated,
             cost=turn.profile.cost_for(prompt, completion),
         )
+        if turn.new_version and active:
+            branches.activate(answer)
         Conversation.objects.filter(pk=turn.conversation.pk).update(updated=answer.created)
     return answer
 
@@ -193,8 +246,12 @@ def save_answer(*, turn: Turn, result: llm.ChatResult) -> Message:
 def send_message(*, ask: Ask) -> tuple[Turn, Message]:
     """One whole turn for the plain form post: save, call (sync), save the answer as it ended."""
     turn = start_turn(ask=ask)
-    result = llm.chat(turn.endpoint, turn.request)
-    return turn, save_answer(turn=turn, result=result)
+    return turn, finish_turn(turn)
+
+
+def finish_turn(turn: Turn) -> Message:
+    """Call the model (sync) for a started turn and store the answer as the call ended."""
+    return save_answer(turn=turn, result=llm.chat(turn.endpoint, turn.request))
 
 
 @dataclass(frozen=True)
