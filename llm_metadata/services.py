@@ -168,6 +168,9 @@ def start_turn(*, ask: Ask) -> Turn:
             attachment_name=attachment.name if attachment else "",
             attachment_text=attachment.text if attachment else "",
             parent_id=parent_id,
+            # A new version joins the path by `activate` (a first question has no parent:
+            # saved active, it would be given the path's last message as one).
+            active=ask.edit_of is None,
             **params,
         )
         if ask.edit_of is not None:
