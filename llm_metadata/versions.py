@@ -14,6 +14,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 
 from . import services
+from .files import Attachment
 from .models import Conversation, Message
 
 PARAMETERS = ("temperature", "top_k", "top_p", "max_tokens")
@@ -79,15 +80,23 @@ def start_regenerate(*, user: AbstractBaseUser, answer: Message, choices: Choice
 def start_edit(
     *, user: AbstractBaseUser, question: Message, text: str, choices: Choices
 ) -> services.Turn:
-    """A new version of `question` with `text`, sent with the history above it; it and its
-    answer become the active path."""
+    """A new version of `question` with `text` (and its attached file, if any), sent with the
+    history above it; it and its answer become the active path."""
     admit(user)
     model, params = choices.applied_to(question)
+    kept = None
+    if question.attachment_name or question.attachment_text:  # the file goes with the question
+        kept = Attachment(
+            upload=question.attachment.name,
+            name=question.attachment_name,
+            text=question.attachment_text,
+        )
     ask = services.Ask(
         user=user,
         conversation=question.conversation,
         question=text,
         model=model,
+        attachment=kept,
         edit_of=question,
         **params,
     )

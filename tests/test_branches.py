@@ -218,3 +218,26 @@ def test_it_refuses_the_wrong_kind_of_message_and_bad_values(
     response = alice_client.post(_url("edit", answer.parent), {"question": ""}, follow=True)
     assert "Question is required." in response.text
     assert Message.objects.count() == 4
+
+
+def test_an_edited_question_keeps_its_file(alice: User, fake_openai) -> None:
+    from django.core.files.base import ContentFile
+
+    from llm_metadata import services, versions
+
+    conversation = make_conversation(alice)
+    question, _ = make_turn(conversation, "Summarise the notes", "Done", model_name="fake-small")
+    question.attachment.save("notes.txt", ContentFile(b"the notes"), save=False)
+    question.attachment_name, question.attachment_text = "notes.txt", "the notes"
+    question.save()
+    turn = versions.start_edit(
+        user=alice, question=question, text="Summarise them", choices=versions.Choices()
+    )
+    services.finish_turn(turn)
+    edited = turn.question
+    edited.refresh_from_db()
+    assert (edited.attachment.name, edited.attachment_name) == (
+        question.attachment.name,
+        "notes.txt",
+    )
+    assert "the notes" in fake_openai.state.last["body"]["messages"][-1]["content"]
