@@ -106,6 +106,7 @@ class Message(models.Model):
         ordering = ["created", "id"]
         indexes = [
             models.Index(fields=["conversation", "created", "id"], name="msg_conv_order"),
+            models.Index(fields=["conversation", "active", "parent"], name="msg_conv_versions"),
             models.Index(fields=["model_name", "created"], name="msg_model_created"),
             models.Index(fields=["role", "created"], name="msg_role_created"),
             models.Index(fields=["status", "created"], name="msg_status_created"),

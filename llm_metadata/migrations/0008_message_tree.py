@@ -52,4 +52,11 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.RunPython(link_to_previous, migrations.RunPython.noop, elidable=True),
+        # The versions of the messages a page shows: the few inactive rows, found in the index.
+        migrations.AddIndex(
+            model_name="message",
+            index=models.Index(
+                fields=["conversation", "active", "parent"], name="msg_conv_versions"
+            ),
+        ),
     ]
