@@ -79,13 +79,15 @@
     return answer;
   }
 
-  async function newVersion(form) {
-    const button = form.querySelector("button[type=submit]");
+  async function newVersion(form, button) {
+    // "Ask again" buttons submit the page's one settings form to their own formaction.
+    const url = button && button.hasAttribute("formaction") ? button.formAction : form.action;
+    const where = button && button.closest(".version-bar") ? button.closest(".version-bar") : form;
     if (button) button.disabled = true;
     let answer = null;
     let text = "";
     try {
-      const response = await fetch(form.action, {
+      const response = await fetch(url, {
         method: "POST",
         body: new FormData(form),
         credentials: "same-origin",
@@ -94,11 +96,11 @@
       const type = response.headers.get("Content-Type") || "";
       if (response.status === 400 && type.includes("application/json")) {
         const errors = (await response.json()).errors || {};
-        showProblem(form, Object.values(errors).flat().join(" "));
+        showProblem(where, Object.values(errors).flat().join(" "));
         return;
       }
       if (!response.ok || !type.includes("text/event-stream")) {
-        showProblem(form, "The server could not take it (HTTP " + response.status + ").");
+        showProblem(where, "The server could not take it (HTTP " + response.status + ").");
         return;
       }
       const reader = response.body.getReader();
@@ -123,7 +125,7 @@
         }
       }
     } catch (error) {
-      showProblem(form, "The connection was lost: " + error.message);
+      showProblem(where, "The connection was lost: " + error.message);
       return;
     } finally {
       if (button) button.disabled = false;
@@ -153,7 +155,7 @@
       select(form);
     } else if (form.classList.contains("version-form")) {
       event.preventDefault();
-      newVersion(form);
+      newVersion(form, event.submitter || form.querySelector("button[type=submit]:not([disabled])"));
     }
   });
 })();

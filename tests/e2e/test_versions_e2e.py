@@ -33,8 +33,8 @@ def test_it_regenerates_an_answer_and_switches_versions(
     answered(page, 1)
 
     answer = page.locator("#messages article[data-role=assistant]").last
-    answer.locator("details.ask-again summary").click()
-    answer.locator("input[name=temperature]").fill("0.2")
+    page.locator("#version-settings summary").click()
+    page.locator("#version-settings input[name=temperature]").fill("0.2")
     fake_llm.configure(reply="It is Paris, on the Seine, since the 10th century.", delay=0.05)
     page.evaluate("window.notReloaded = true")
     answer.locator(".regenerate-button").click()
