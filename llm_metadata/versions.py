@@ -14,7 +14,9 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 
 from . import services
+from .catalog import profile_for
 from .files import Attachment
+from .forms import profile_defaults
 from .models import Conversation, Message
 
 PARAMETERS = ("temperature", "top_k", "top_p", "max_tokens")
@@ -38,16 +40,9 @@ class Choices:
             if params[name] is None:
                 params[name] = getattr(message, name)
         if any(value is None for value in params.values()):
-            defaults = _profile_defaults(model)
+            defaults = profile_defaults(profile_for(model))
             params = {n: defaults[n] if v is None else v for n, v in params.items()}
         return model, params
-
-
-def _profile_defaults(model: str) -> dict[str, Any]:
-    from .catalog import profile_for
-    from .forms import profile_defaults
-
-    return profile_defaults(profile_for(model))
 
 
 def owned_message(user: AbstractBaseUser, pk: int) -> Message | None:
