@@ -14,6 +14,7 @@ counts come from the Server-Timing header (BENCH_TIMING=1): they exclude the net
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import sys
 from pathlib import Path
@@ -31,15 +32,16 @@ SHOWN = 50  # messages on the page: the chat page's newest 50, the detail page's
 
 
 def seed(turn_conversations: int) -> dict[str, Any]:
-    """One conversation of 50 messages for the GET pages, and `turn_conversations` of 48 (the
-    timed turn adds the 49th and 50th), each with a session that opens it."""
+    """One conversation of 50 messages for the GET pages, the same with three versions of each
+    answer (a message tree, its active path shown), and `turn_conversations` of 48 (the timed
+    turn adds the 49th and 50th), each with a session that opens it."""
     from decimal import Decimal
 
     from llm_metadata.models import Conversation, Feedback, Message
 
     user = common.bench_user()
     conversations = Conversation.objects.bulk_create(
-        Conversation(owner=user, title=f"Budgets #{i}") for i in range(1 + turn_conversations)
+        Conversation(owner=user, title=f"Budgets #{i}") for i in range(2 + turn_conversations)
     )
 
     def messages(conversation: Conversation, count: int) -> list[Message]:
@@ -74,8 +76,9 @@ def seed(turn_conversations: int) -> dict[str, Any]:
             )
         return rows
 
-    shown, turns = conversations[0], conversations[1:]
+    shown, versioned, turns = conversations[0], conversations[1], conversations[2:]
     created = Message.objects.bulk_create(messages(shown, SHOWN))
+    _add_versions(Message.objects.bulk_create(messages(versioned, SHOWN)))
     for conversation in turns:
         Message.objects.bulk_create(messages(conversation, SHOWN - 2))
     answers = [m for m in created if m.role == "assistant"]
@@ -87,8 +90,36 @@ def seed(turn_conversations: int) -> dict[str, Any]:
         "shown": str(shown.id),
         "empty_session": common.make_sessions(1)[0],
         "page_session": common.make_sessions(1, [str(shown.id)])[0],
+        "versioned": str(versioned.id),
         "turn_sessions": common.make_sessions(len(turns), [str(c.id) for c in turns]),
     }
+
+
+def _add_versions(path: list[Any]) -> None:
+    """Link the messages into one line, then give each answer two other versions (inactive)."""
+    from llm_metadata.models import Message
+
+    for before, message in itertools.pairwise(path):
+        message.parent_id = before.pk
+    Message.objects.bulk_update(path, ["parent"])
+    versions = []
+    for answer in (m for m in path if m.role == "assistant"):
+        for n in (1, 2):
+            versions.append(
+                Message(
+                    conversation_id=answer.conversation_id,
+                    role="assistant",
+                    content=answer.content,
+                    parent_id=answer.parent_id,
+                    active=False,
+                    model_name=f"other-{n}",
+                    temperature=0.1 * n,
+                    completion_tokens=200 + n,
+                    elapsed_time=1.0 + n,
+                    time_to_first_token=0.2,
+                )
+            )
+    Message.objects.bulk_create(versions)
 
 
 def _row(case: str, samples: list[dict[str, Any]], goal: float | None) -> dict[str, Any]:
@@ -143,6 +174,18 @@ async def measure(stack: common.Stack, seeded: dict[str, Any], repeat: int) -> l
                 "GET /conversation/<uuid>/ (50 messages)",
                 client,
                 f"/conversation/{seeded['shown']}/",
+                PAGE_GOAL_MS,
+            ),
+            (
+                "GET /ask/?c= (50 messages, 3 versions of each answer)",
+                client,
+                f"/ask/?c={seeded['versioned']}",
+                PAGE_GOAL_MS,
+            ),
+            (
+                "GET /conversation/<uuid>/ (50 messages, 3 versions of each answer)",
+                client,
+                f"/conversation/{seeded['versioned']}/",
                 PAGE_GOAL_MS,
             ),
         ):

@@ -87,7 +87,7 @@ class MessageAdmin(admin.ModelAdmin):
     list_filter = ("role", "status", "model_name", "history_truncated", "created")
     search_fields = ("content", "conversation__owner__username", "conversation__owner__email")
     list_select_related = ("conversation", "conversation__owner")
-    raw_id_fields = ("conversation",)
+    raw_id_fields = ("conversation", "parent")
     readonly_fields = ("created", "raw_usage")
     show_full_result_count = False
     list_per_page = 50

@@ -51,9 +51,15 @@ def message_values(message: Message, owner_id: int) -> dict[str, Any]:
     return data
 
 
-def conversation_dict(conversation: Conversation) -> dict[str, Any]:
-    """The versioned JSON document of one conversation with every message and measurement."""
+def _messages_of(conversation: Conversation, active_only: bool) -> QuerySet[Message]:
     messages = conversation.messages.prefetch_related("feedback").order_by("created", "id")
+    return messages.filter(active=True) if active_only else messages
+
+
+def conversation_dict(conversation: Conversation, active_only: bool = False) -> dict[str, Any]:
+    """The versioned JSON document of one conversation with every message and measurement:
+    the whole tree (each message's `parent` and `active`), or the active path only."""
+    messages = _messages_of(conversation, active_only)
     owner_id = conversation.owner_id
     return {
         "schema": SCHEMA,
@@ -70,8 +76,9 @@ def conversation_dict(conversation: Conversation) -> dict[str, Any]:
     }
 
 
-def conversation_json(conversation: Conversation) -> str:
-    return json.dumps(conversation_dict(conversation), ensure_ascii=False, indent=2)
+def conversation_json(conversation: Conversation, active_only: bool = False) -> str:
+    document = conversation_dict(conversation, active_only)
+    return json.dumps(document, ensure_ascii=False, indent=2)
 
 
 # The transcript shows these as the heading and body of each message, not in its metadata line.
@@ -92,9 +99,10 @@ def _meta_line(message: Message) -> str:
     return " · ".join(parts)
 
 
-def conversation_markdown(conversation: Conversation) -> str:
-    """A readable transcript: each message under its role and time, then its metadata line."""
-    messages = conversation.messages.prefetch_related("feedback").order_by("created", "id")
+def conversation_markdown(conversation: Conversation, active_only: bool = True) -> str:
+    """A readable transcript of the active path: each message under its role and time, then
+    its metadata line (the other versions are in the JSON and flat exports)."""
+    messages = _messages_of(conversation, active_only)
     out = [f"# {conversation.title or 'Untitled conversation'}", ""]
     out += [
         f"- Conversation: `{conversation.pk}`",
@@ -187,10 +195,14 @@ def messages_for_export(
     model: str = "",
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
+    active_only: bool = False,
 ) -> QuerySet[Message]:
-    """Messages of one owner (None: everyone), optionally by model and creation time, read
-    from the reporting database (the replica, when one is set)."""
+    """Messages of one owner (None: everyone), optionally by model and creation time, and
+    only those on their conversation's active path; read from the reporting database (the
+    replica, when one is set)."""
     messages = Message.objects.using(reporting_db())
+    if active_only:
+        messages = messages.filter(active=True)
     if owner is not None:
         messages = messages.filter(conversation__owner=owner)
     if model:

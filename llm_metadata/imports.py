@@ -238,15 +238,38 @@ def _document(check: _Checker, doc: Any, path: str) -> dict | None:
         check.fail(f"{path}.conversation", "expected an object with a 'messages' list")
         return None
     where = f"{path}.conversation"
+    messages = [
+        _message(check, m, f"{where}.messages[{i}]") for i, m in enumerate(conv["messages"])
+    ]
     return {
         "title": check.text(conv, "title", where, 200),
         "system_prompt": check.text(conv, "system_prompt", where),
         "created": check.moment(conv, "created", where),
         "updated": check.moment(conv, "updated", where),
-        "messages": [
-            _message(check, m, f"{where}.messages[{i}]") for i, m in enumerate(conv["messages"])
-        ],
+        "messages": messages,
+        "parents": _parents(check, conv["messages"], messages, where),
     }
+
+
+def _parents(check: _Checker, raw: list, messages: list[tuple[dict, Any]], where: str) -> list:
+    """Each message's parent as an index into the document's messages (None: a first message).
+
+    A file from before the tree (no message has `parent`) is one line: each message follows
+    the one before. Otherwise `parent` must be the `id` of an earlier message of the file.
+    """
+    ids = [m.get("id") if isinstance(m, dict) else None for m in raw]
+    if not any(isinstance(m, dict) and "parent" in m for m in raw):
+        return [i - 1 if i else None for i in range(len(raw))]
+    position: dict[Any, int] = {}
+    parents: list[int | None] = []
+    for i, (fields, _) in enumerate(messages):
+        parent = fields.pop("parent", None)
+        if parent is not None and parent not in position:
+            check.fail(f"{where}.messages[{i}].parent", f"{parent} is not an earlier message's id")
+        parents.append(position.get(parent) if parent is not None else None)
+        if isinstance(ids[i], int) and not isinstance(ids[i], bool):
+            position[ids[i]] = i
+    return parents
 
 
 def parse(raw: bytes) -> list[dict]:
@@ -289,9 +312,10 @@ def import_conversations(*, owner: AbstractBaseUser, raw: bytes) -> list[Convers
         messages = [Message(conversation=conversation, **fields) for fields, _ in doc["messages"]]
         moments = [fields["created"] for fields, _ in doc["messages"]]
         Message.objects.bulk_create(messages)
-        for message, moment in zip(messages, moments, strict=True):
+        for message, moment, parent in zip(messages, moments, doc["parents"], strict=True):
             message.created = moment  # auto_now_add overwrote it on insert
-        Message.objects.bulk_update(messages, ["created"], batch_size=500)
+            message.parent_id = None if parent is None else messages[parent].pk
+        Message.objects.bulk_update(messages, ["created", "parent"], batch_size=500)
         rollups.mark_changed(moments)  # bulk writes send no signals
         Feedback.objects.bulk_create(
             Feedback(message=message, user=owner, **feedback)

@@ -95,11 +95,18 @@ class Message(models.Model):
     created = models.DateTimeField(auto_now_add=True)
     content_html = models.TextField(blank=True, editable=False)
     content_html_version = models.PositiveSmallIntegerField(default=0, editable=False)
+    # The message tree (branches.py): a version is a sibling (same parent); `active` marks the
+    # conversation's active path, so that path is one indexed filter.
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children"
+    )
+    active = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["created", "id"]
         indexes = [
             models.Index(fields=["conversation", "created", "id"], name="msg_conv_order"),
+            models.Index(fields=["conversation", "active", "parent"], name="msg_conv_versions"),
             models.Index(fields=["model_name", "created"], name="msg_model_created"),
             models.Index(fields=["role", "created"], name="msg_role_created"),
             models.Index(fields=["status", "created"], name="msg_status_created"),
@@ -110,7 +117,10 @@ class Message(models.Model):
         return f"{self.role}: {self.content[:50]}"
 
     def save(self, **kwargs: Any) -> None:
-        """Saves with the answer's HTML rendered anew whenever `content` is written."""
+        """Saves with the answer's HTML rendered anew whenever `content` is written; a new active
+        message given no parent continues the conversation's active path."""
+        if self._state.adding and self.parent_id is None and self.active:
+            self.parent_id = active_leaf_id(self.conversation_id)
         update_fields = kwargs.get("update_fields")
         if update_fields is None or "content" in update_fields:
             self.render_html()
@@ -145,6 +155,12 @@ class Message(models.Model):
         return tokens_per_second(
             self.completion_tokens, self.elapsed_time, self.time_to_first_token
         )
+
+
+def active_leaf_id(conversation_id: Any) -> int | None:
+    """The last message of a conversation's active path: where a new message is appended."""
+    last = Message.objects.filter(conversation_id=conversation_id, active=True)
+    return last.order_by("-created", "-id").values_list("id", flat=True).first()
 
 
 def store_stale_html(messages: Iterable[Message]) -> int:

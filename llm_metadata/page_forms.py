@@ -110,6 +110,7 @@ class MessageExportFilter(forms.Form):
     model = forms.CharField(required=False, max_length=200)
     since = forms.DateField(required=False)
     until = forms.DateField(required=False)
+    active = forms.BooleanField(required=False)  # the active path only (no other versions)
 
     def clean_since(self) -> dt.datetime | None:
         """The start of the day (UTC), inclusive."""

@@ -111,7 +111,11 @@ class Field:
     @cached_property
     def choices(self) -> tuple[str, ...]:
         model_field = self.model_field
-        return tuple(value for value, _ in model_field.choices) if model_field else ()
+        return (
+            tuple(value for value, _ in model_field.choices)
+            if model_field and model_field.choices
+            else ()
+        )
 
     def default(self) -> Any:
         """The value an import gives the field when a document leaves it out."""
@@ -127,10 +131,13 @@ class Field:
         """The field's Python value for one message (derived fields computed)."""
         if self.derived is not None:
             return self.derived(*(getattr(message, name) for name in self.inputs))
-        return getattr(message, self.name)
+        model_field = self.model_field
+        return getattr(message, model_field.attname if model_field else self.name)
 
 
 def _kind_of(model_field: models.Field) -> Kind:
+    if isinstance(model_field, models.ForeignKey):  # `parent`: the row id it points at
+        return Kind.INTEGER
     if model_field.choices:
         return Kind.CHOICE
     if isinstance(model_field, models.BooleanField):
@@ -351,6 +358,31 @@ FIELDS: tuple[Field, ...] = (
             "stream": "the final event is the answer's, and files belong to questions",
             "page": "too long to list; in the JSON export and the JSON viewer",
             "share": "the file's contents stay the owner's; its name can be shown",
+        },
+    ),
+    Field(
+        "parent",
+        "Parent",
+        "the `id` of the message this one follows in the conversation's tree (null for the "
+        "first question and its versions); the versions of a message share its parent. An "
+        "import links the file's messages by these ids and gives them new ones",
+        Origin.APP,
+        left_out={
+            "markdown": "the transcript is the active path, read in order",
+            "page": "shown as the version switcher",
+            "share": "a shared snapshot is the active path alone, in order",
+        },
+    ),
+    Field(
+        "active",
+        "Active",
+        "on the conversation's active path: the version shown and replayed to the model (a "
+        "version switched away from, or a failed or stopped regeneration, is not)",
+        Origin.APP,
+        left_out={
+            "markdown": "the transcript is the active path, read in order",
+            "page": "the page shows the active path; other versions in its switcher",
+            "share": "a shared snapshot is the active path alone",
         },
     ),
     Field(

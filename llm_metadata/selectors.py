@@ -18,6 +18,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.formats import date_format
 
+from . import branches
 from .models import Conversation, Feedback, Message
 
 User = AbstractBaseUser | AnonymousUser
@@ -151,12 +152,12 @@ def group_by_day(conversations: Iterable[Conversation]) -> list[DayGroup]:
 
 
 def conversation_messages(conversation: Conversation) -> QuerySet[Message]:
-    """A conversation's messages in order; `with_viewer_feedback` completes a page of them.
+    """A conversation's active path in order (`branches`); `thread` completes a page of it.
 
     Not `conversation.messages`, which sets the conversation on each row it reads (0.2 ms a
     page of 50); nothing that shows a message reads its conversation.
     """
-    return Message.objects.filter(conversation_id=conversation.pk).order_by("created", "id")
+    return branches.path_messages(conversation.pk)
 
 
 def with_viewer_feedback(messages: Iterable[Message], user: User) -> list[Message]:
@@ -177,10 +178,18 @@ def with_viewer_feedback(messages: Iterable[Message], user: User) -> list[Messag
     return rows
 
 
+def thread(messages: Iterable[Message], user: User) -> list[Message]:
+    """Active-path messages ready to show: each with its versions and the user's feedback on
+    them and on every version (two queries, whatever the number of messages)."""
+    rows = branches.attach_versions(messages)
+    with_viewer_feedback([*rows, *branches.version_rows(rows)], user)
+    return rows
+
+
 def latest_messages(
     conversation: Conversation, user: User, limit: int
 ) -> tuple[list[Message], bool]:
-    """The newest `limit` messages in order, with the user's feedback, and whether older ones
-    exist (one query more)."""
+    """The newest `limit` messages of the active path in order, with their versions and the
+    user's feedback, and whether older ones exist."""
     rows = list(conversation_messages(conversation).reverse()[: limit + 1])
-    return with_viewer_feedback(rows[:limit][::-1], user), len(rows) > limit
+    return thread(rows[:limit][::-1], user), len(rows) > limit

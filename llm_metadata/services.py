@@ -11,7 +11,7 @@ import itertools
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +27,7 @@ from django.db import (
 )
 from django.utils import timezone
 
-from . import catalog, limits, llm
+from . import branches, catalog, limits, llm
 from .files import Attachment
 from .models import Conversation, Message, ModelProfile
 from .streaming import coalesce
@@ -72,6 +72,7 @@ class Ask:
     system_prompt: str = ""
     attachment: Attachment | None = None
     source: str = Message.Source.CHAT
+    edit_of: Message | None = None  # a question this one is a new version of (edit and resend)
 
 
 @dataclass
@@ -84,6 +85,8 @@ class Turn:
     request: llm.ChatRequest
     history_truncated: bool
     profile: ModelProfile
+    # A new version of an answer (regenerate): it joins the active path only if it is ok.
+    new_version: bool = False
 
 
 def title_for(question: str) -> str:
@@ -106,29 +109,49 @@ def conversation_for(user: AbstractBaseUser, conversation_id: Any) -> Conversati
     return Conversation.objects.for_user(user).filter(pk=pk).first()
 
 
-def replay(conversation: Conversation) -> tuple[list[dict[str, str]], list[tuple[str, str]]]:
-    """(history, files): earlier exchanges oldest first, and every file attached so far.
+REPLAY_COLUMNS = ("id", "role", "content", "status", "attachment_name", "attachment_text")
+
+
+def replay_rows(rows: Iterable[tuple]) -> tuple[list[dict[str, str]], list[tuple[str, str]]]:
+    """(history, files) of messages in order (REPLAY_COLUMNS): the exchanges, every file.
 
     An exchange whose answer failed or came back empty is left out: the model never answered it.
     """
-    rows = (
-        conversation.messages.filter(role__in=[Message.Role.USER, Message.Role.ASSISTANT])
-        .order_by("created", "id")
-        .values_list("role", "content", "status", "attachment_name", "attachment_text")
-    )
     history: list[dict[str, str]] = []
     files: list[tuple[str, str]] = []
-    for role, content, status, attachment_name, attachment_text in rows:
+    for _, role, content, status, attachment_name, attachment_text in rows:
         if role == Message.Role.USER:
             if attachment_text:
                 files.append((attachment_name or "attachment", attachment_text))
             history.append({"role": role, "content": content})
+        elif role != Message.Role.ASSISTANT:
+            continue
         elif status == Message.Status.ERROR or not content:
             if history and history[-1]["role"] == Message.Role.USER:
                 history.pop()
         else:
             history.append({"role": role, "content": content})
     return history, files
+
+
+def replay(conversation: Conversation) -> tuple[list[dict[str, str]], list[tuple[str, str]]]:
+    """(history, files) of the conversation's active path: never a version switched away from."""
+    return replay_rows(branches.path_messages(conversation.pk).values_list(*REPLAY_COLUMNS))
+
+
+def _path_so_far(conversation: Conversation | None) -> tuple[list[tuple], int | None]:
+    """The active path's replay rows and its last message's id (where the question goes)."""
+    if conversation is None:
+        return [], None
+    rows = list(branches.path_messages(conversation.pk).values_list(*REPLAY_COLUMNS))
+    return rows, rows[-1][0] if rows else None
+
+
+def rows_above(message: Message) -> list[tuple]:
+    """The replay rows of the messages above `message` in its branch, oldest first."""
+    above = branches.lineage(message)[:-1]
+    rows = Message.objects.filter(pk__in=above).order_by("created", "id")
+    return list(rows.values_list(*REPLAY_COLUMNS))
 
 
 def start_turn(*, ask: Ask) -> Turn:
@@ -142,7 +165,11 @@ def start_turn(*, ask: Ask) -> Turn:
     conversation, question, attachment = ask.conversation, ask.question, ask.attachment
     now = timezone.now()
     # Read before the write transaction: on SQLite it holds the database's one write lock.
-    history, files = replay(conversation) if conversation else ([], [])
+    if ask.edit_of is not None:
+        rows, parent_id = rows_above(ask.edit_of), ask.edit_of.parent_id
+    else:
+        rows, parent_id = _path_so_far(conversation)
+    history, files = replay_rows(rows)
     with transaction.atomic():
         if conversation is None:
             conversation = Conversation.objects.create(
@@ -167,23 +194,43 @@ def start_turn(*, ask: Ask) -> Turn:
             attachment=attachment.upload if attachment else "",
             attachment_name=attachment.name if attachment else "",
             attachment_text=attachment.text if attachment else "",
+            parent_id=parent_id,
+            # A new version joins the path by `activate` (a first question has no parent:
+            # saved active, it would be given the path's last message as one).
+            active=ask.edit_of is None,
             **params,
         )
+        if ask.edit_of is not None:
+            branches.activate(asked)
     if attachment:
         files.append((attachment.name, attachment.text))
-    profile = catalog.profile_for(ask.model)
+    return build_turn(conversation, asked, history, files, ask.model, params)
+
+
+def build_turn(
+    conversation: Conversation,
+    question: Message,
+    history: list[dict[str, str]],
+    files: list[tuple[str, str]],
+    model: str,
+    params: dict[str, Any],
+    new_version: bool = False,
+) -> Turn:
+    """The call for a saved question: history and files fitted to the model's context."""
+    profile = catalog.profile_for(model)
     fitted = llm.fit_messages(
         system_prompt=conversation.system_prompt,
         history=history,
-        question=question,
+        question=question.content,
         files=files,
         context_length=profile.context_length,
-        max_tokens=ask.max_tokens,
+        max_tokens=params["max_tokens"],
     )
     request = llm.ChatRequest(
-        model=ask.model, messages=fitted.messages, context_length=profile.context_length, **params
+        model=model, messages=fitted.messages, context_length=profile.context_length, **params
     )
-    return Turn(conversation, asked, catalog.endpoint(), request, fitted.truncated, profile)
+    endpoint = catalog.endpoint()
+    return Turn(conversation, question, endpoint, request, fitted.truncated, profile, new_version)
 
 
 def store_answer(*, turn: Turn, result: llm.ChatResult) -> Message:
@@ -251,12 +298,17 @@ def save_answer(*, turn: Turn, result: llm.ChatResult) -> Message:
     """Store the answer as the call ended (ok, error or cancelled), with its measurements.
 
     One attempt: callers use `store_answer` / `astore_answer`, which retry database faults.
+    A new version of an answer becomes the active one only when it is ok; a failed or
+    cancelled one is kept as a version off the active path.
     """
     request = turn.request
     prompt, completion = result.prompt_tokens, result.completion_tokens
+    active = not turn.new_version or result.status == Message.Status.OK
     with transaction.atomic():
         answer = Message(
             conversation=turn.conversation,
+            parent=turn.question,
+            active=active,
             role=Message.Role.ASSISTANT,
             source=turn.question.source,
             # The endpoint's text may hold NUL, which PostgreSQL cannot store.
@@ -281,19 +333,26 @@ def save_answer(*, turn: Turn, result: llm.ChatResult) -> Message:
         # What the call sent, measured, for the token budgets when the endpoint reported none.
         answer.prompt_estimate = limits.prompt_estimate(request.messages)
         answer.save(force_insert=True)
+        if turn.new_version and active:
+            branches.activate(answer)
         Conversation.objects.filter(pk=turn.conversation.pk).update(updated=answer.created)
     return answer
 
 
 def send_message(*, ask: Ask) -> tuple[Turn, Message]:
-    """One whole turn for the plain form post: save, call (sync), save the answer as it ended.
+    """One whole turn for the plain form post: save, call (sync), save the answer as it ended."""
+    turn = start_turn(ask=ask)
+    return turn, finish_turn(turn)
+
+
+def finish_turn(turn: Turn) -> Message:
+    """Call the model (sync) for a started turn and store the answer as the call ended.
 
     The database connection goes back (to the pool) during the call, as in `stream_answer`.
     The LLM package turns every failure of the call into an error result; whatever still
     escapes it (a bug around the call: an error answer, returned; the request cancelled: a
     cancelled answer, then the cancel goes on) leaves an answer row that says so.
     """
-    turn = start_turn(ask=ask)
     release_connection()
     try:
         result = llm.chat(turn.endpoint, turn.request)
@@ -303,7 +362,7 @@ def send_message(*, ask: Ask) -> tuple[Turn, Message]:
     except BaseException:
         save_answer(turn=turn, result=_ended(turn, Message.Status.CANCELLED, ""))
         raise
-    return turn, store_answer(turn=turn, result=result)
+    return store_answer(turn=turn, result=result)
 
 
 def release_connection() -> None:

@@ -75,10 +75,10 @@ class Finding:
 def messages_to_share(conversation: Conversation) -> QuerySet[Message]:
     """The messages a snapshot of the conversation shows, in order.
 
-    For now every message of the conversation, oldest first. The lead switches this to the
-    conversation's active path when the message tree (issue 14A) is merged: this is the one
-    place that decides which messages are shared. It returns a queryset (`build_snapshot`
-    adds the owner's feedback to it with one prefetch).
+    The conversation's active path, oldest first: the versions switched away from (and failed
+    or stopped regenerations) are never shared. This is the one place that decides which
+    messages are shared; it returns a queryset (`build_snapshot` adds the owner's feedback to
+    it with one prefetch).
     """
     return selectors.conversation_messages(conversation)
 

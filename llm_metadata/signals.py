@@ -30,6 +30,8 @@ def delete_attachment(sender: type[Message], instance: Message, **kwargs: Any) -
     if not instance.attachment:
         return
     storage, name = instance.attachment.storage, instance.attachment.name
+    if Message.objects.filter(attachment=name).exists():  # an edited question's other version
+        return
     # Only once the delete is committed: a rolled-back delete must keep its file.
     transaction.on_commit(lambda: _delete_file(storage, name))
 

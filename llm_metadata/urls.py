@@ -5,6 +5,7 @@ from .views import chat, conversations, health, home, json_viewer, shares
 from .views import compare as compare_views
 from .views import exports as export_views
 from .views import feedback as feedback_views
+from .views import versions as version_views
 
 app_name = "llm_metadata"
 
@@ -31,6 +32,13 @@ urlpatterns = [
     path("json-viewer/download/", json_viewer.json_download, name="json-viewer-download"),
     # Analytics, feedback, export and import.
     path("analytics/", analytics_views.analytics_page, name="analytics"),
+    path(
+        "message/<int:pk>/regenerate/",
+        version_views.message_regenerate,
+        name="message-regenerate",
+    ),
+    path("message/<int:pk>/edit/", version_views.message_edit, name="message-edit"),
+    path("message/<int:pk>/select/", version_views.message_select, name="message-select"),
     path("message/<int:pk>/feedback/", feedback_views.message_feedback, name="message-feedback"),
     path("conversation/import/", export_views.conversation_import, name="conversation-import"),
     path(

@@ -119,6 +119,9 @@ class World:
         simple = {
             "llm_metadata:attachment-download": self.question.pk,
             "llm_metadata:message-feedback": self.answer.pk,
+            "llm_metadata:message-regenerate": self.answer.pk,
+            "llm_metadata:message-edit": self.question.pk,
+            "llm_metadata:message-select": self.answer.pk,
             "admin:auth_user_password_change": self.owner.pk,
         }
         if name in simple:

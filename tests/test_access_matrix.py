@@ -101,6 +101,12 @@ EXPECTED: dict[str, dict[str, Cell]] = {
     "llm_metadata:message-feedback": row(
         anonymous=LOGIN, owner=(405, "redirect"), others=(405, 404)
     ),
+    # Regenerate calls the (demo) model and redirects; an empty edit is a form error: redirect.
+    "llm_metadata:message-regenerate": row(
+        anonymous=LOGIN, owner=(405, "redirect"), others=(405, 404)
+    ),
+    "llm_metadata:message-edit": row(anonymous=LOGIN, owner=(405, "redirect"), others=(405, 404)),
+    "llm_metadata:message-select": row(anonymous=LOGIN, owner=(405, "redirect"), others=(405, 404)),
     "llm_metadata:conversation-import": row(anonymous=LOGIN, signed_in=(405, "redirect")),
     "llm_metadata:conversation-export": row(anonymous=LOGIN, owner=(200, 200), others=(404, 404)),
     "llm_metadata:messages-export": row(anonymous=LOGIN, signed_in=(200, 200)),

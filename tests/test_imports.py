@@ -44,7 +44,12 @@ def conversation(alice: User) -> Conversation:
 
 def _comparable(doc: dict[str, Any]) -> dict[str, Any]:
     conv = dict(doc["conversation"])
-    conv["messages"] = [{k: v for k, v in m.items() if k != "id"} for m in conv["messages"]]
+    # Ids are new after an import: a parent is compared as its place in the document.
+    place = {m["id"]: i for i, m in enumerate(conv["messages"])}
+    conv["messages"] = [
+        {k: place.get(v) if k == "parent" else v for k, v in m.items() if k != "id"}
+        for m in conv["messages"]
+    ]
     del conv["id"]
     return conv
 

@@ -7,6 +7,7 @@ import importlib
 from django.apps import apps
 from django.contrib.auth.models import User
 
+from llm_metadata import branches
 from llm_metadata.models import Message
 from tests.factories import make_conversation, make_turn
 
@@ -29,3 +30,20 @@ def test_it_turns_an_answer_left_pending_into_an_error(alice: User) -> None:
     assert (rows[explained.pk].status, rows[explained.pk].error) == ("error", "cut off")
     assert (rows[done.pk].status, rows[done.pk].error) == ("ok", "")
     assert Message.Status.values == ["ok", "error", "cancelled"]
+
+
+def test_the_migration_links_each_stored_message_to_the_one_before(alice: User) -> None:
+    tree = importlib.import_module("llm_metadata.migrations.0011_message_tree")
+    one, other = make_conversation(alice), make_conversation(alice)
+    rows = [*make_turn(one, "a", "b"), *make_turn(other, "c", "d"), *make_turn(one, "e", "f")]
+    Message.objects.update(parent=None)
+    tree.link_to_previous(apps, None)
+    parents = dict(Message.objects.values_list("content", "parent__content"))
+    assert parents == {"a": None, "b": "a", "e": "b", "f": "e", "c": None, "d": "c"}
+    assert all(m.active for m in Message.objects.filter(pk__in=[r.pk for r in rows]))
+    assert [m.content for m in branches.active_path(one)] == [
+        "a",
+        "b",
+        "e",
+        "f",
+    ]

@@ -30,6 +30,7 @@ from llm_metadata.views.chat import _answer_meta
 from tests.factories import make_conversation
 
 FLAT = ("csv", "jsonl")
+TREE = ("parent", "active")
 
 
 def _distinct_value(f: record.Field, n: int) -> Any:
@@ -61,7 +62,9 @@ def _distinct_value(f: record.Field, n: int) -> Any:
 def full(alice: User) -> Message:
     """An answer whose every stored field holds a distinctive value, with the owner's feedback."""
     conversation = make_conversation(alice, title="Every field", system_prompt="System.")
-    stored = [f for f in record.FIELDS if f.model_field is not None and f.name != "id"]
+    # A lone message is its conversation's whole tree: first (no parent) and active. Other
+    # values of `parent` and `active` are walked through every output in test_tree_exports.py.
+    stored = [f for f in record.FIELDS if f.model_field is not None and f.name not in ("id", *TREE)]
     values = {f.name: _distinct_value(f, n) for n, f in enumerate(stored)}
     message = Message.objects.create(conversation=conversation, **values)
     Message.objects.filter(pk=message.pk).update(created=values["created"])  # auto_now_add

@@ -53,7 +53,7 @@ def conversation_detail(request: HttpRequest, pk: UUID) -> HttpResponse:
     conversation = _get_conversation_for_user(request, pk)
     messages_in_order = selectors.conversation_messages(conversation)
     page = Paginator(messages_in_order, MESSAGES_PAGE_SIZE).get_page(request.GET.get("page"))
-    page.object_list = selectors.with_viewer_feedback(page.object_list, request.user)
+    page.object_list = selectors.thread(page.object_list, request.user)
     store_stale_html(page.object_list)
     context = {"conversation": conversation, "page": page, **share_box(request, conversation)}
     return render(request, "llm_metadata/conversation_detail.html", context)

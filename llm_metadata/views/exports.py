@@ -21,12 +21,17 @@ STREAM_FORMATS = ("csv", "jsonl")
 
 @login_required
 def conversation_export(request: HttpRequest, pk: UUID, fmt: str) -> HttpResponse:
-    """One of the user's conversations as JSON, Markdown or CSV."""
+    """One of the user's conversations as JSON, Markdown or CSV: every version (the tree), or
+    with `?active=1` the active path only (the Markdown transcript always is)."""
     conversation = get_object_or_404(Conversation.objects.for_user(request.user), pk=pk)
+    active_only = request.GET.get("active") == "1"
     name = f"conversation-{conversation.pk}.{fmt}"
     if fmt == "csv":
-        batches = exports.iter_batches(conversation.messages.all())
+        selected = conversation.messages.all()
+        batches = exports.iter_batches(selected.filter(active=True) if active_only else selected)
         return downloads.streaming_response(request, exports.csv_chunks(batches), name)
+    if fmt == "json":
+        return downloads.file_response(exports.conversation_json(conversation, active_only), name)
     if fmt not in CONVERSATION_FORMATS:
         raise Http404("Unknown export format.")
     return downloads.file_response(CONVERSATION_FORMATS[fmt](conversation), name)
@@ -46,6 +51,7 @@ def messages_export(request: HttpRequest, fmt: str) -> HttpResponse:
         model=data["model"],
         since=data["since"],
         until=data["until"],
+        active_only=data["active"],
     )
     batches = exports.iter_batches(selected)
     chunks = exports.csv_chunks(batches) if fmt == "csv" else exports.jsonl_chunks(batches)

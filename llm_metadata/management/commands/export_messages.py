@@ -33,6 +33,11 @@ class Command(BaseCommand):
         parser.add_argument("--model", default="", help="only this model's messages")
         parser.add_argument("--output", help="file to write (default: standard output)")
         parser.add_argument("--batch-size", type=int, default=exports.BATCH_SIZE)
+        parser.add_argument(
+            "--active-only",
+            action="store_true",
+            help="only the messages on their conversation's active path (no other versions)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         owner = None
@@ -43,7 +48,9 @@ class Command(BaseCommand):
         since = None
         if options["since"]:
             since = dt.datetime.combine(_date(options["since"]), dt.time.min, dt.UTC)
-        selected = exports.messages_for_export(owner=owner, model=options["model"], since=since)
+        selected = exports.messages_for_export(
+            owner=owner, model=options["model"], since=since, active_only=options["active_only"]
+        )
         progress = tqdm(
             total=selected.count() if sys.stderr.isatty() else None,
             unit=" rows",
