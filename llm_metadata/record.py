@@ -156,7 +156,8 @@ FIELDS: tuple[Field, ...] = (
     Field(
         "role",
         "Role",
-        "who wrote the message: `user`, `assistant` or `system`",
+        "who wrote the message: `user`, `assistant`, `system` or `tool` (a tool's result, sent "
+        "in an API call)",
         Origin.APP,
         required=True,
         left_out={"stream": "the final event is always the answer's"},
@@ -281,6 +282,26 @@ FIELDS: tuple[Field, ...] = (
         "when a price or a token count is unknown",
         Origin.APP,
         unit="$",
+    ),
+    Field(
+        "request_params",
+        "Request parameters",
+        "API calls: the call's whole JSON body except `messages`, as the client sent it "
+        "(`stop`, `seed`, `response_format`, `tools`, `n`, `stream_options`, …); null for chat",
+        Origin.USER,
+    ),
+    Field(
+        "api_key_name",
+        "API key",
+        "API calls: the name of the personal key the call was made with (never the key)",
+        Origin.APP,
+    ),
+    Field(
+        "message_extra",
+        "Message extras",
+        "API calls: the OpenAI message's keys beyond `role` and `content` (`tool_calls`, "
+        "`tool_call_id`, `name`; content parts that are not text), and an answer's `tool_calls`",
+        Origin.USER_OR_ENDPOINT,
     ),
     Field(
         "attachment_name",
