@@ -39,6 +39,17 @@ class Clock:
         return f"gateway;dur={own:.2f}"
 
 
+class RecordedStream(StreamingHttpResponse):
+    """A stream that closes its source when the client goes away. Django's handler closes only
+    its own wrappers around the source, which is then closed whenever the garbage collector
+    gets to it; the relay records the call as it closes, so it must close at once."""
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async with aclosing(self._iterator) as parts:
+            async for part in parts:
+                yield part
+
+
 def error_response(
     failure: RelayError, clock: Clock, call: gateway.GatewayCall | None = None
 ) -> HttpResponse:
@@ -110,7 +121,7 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
     if body is not None:
         await sync_to_async(gateway.record_call)(call=call, result=relay.record)
         return _stamped(HttpResponse(body, content_type=JSON), clock, call)
-    response = StreamingHttpResponse(
+    response = RecordedStream(
         _relayed(call, relay), content_type="text/event-stream; charset=utf-8"
     )
     response["Cache-Control"] = "no-cache"
