@@ -18,6 +18,7 @@ from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from llm_metadata.api_keys import create_key
 from llm_metadata.models import Conversation, Feedback, Message, ModelProfile
 from tests.factories import make_conversation, make_turn
 
@@ -67,6 +68,7 @@ class World:
         self.question.attachment.save("notes.txt", ContentFile(b"notes"), save=True)
         self.question.attachment_name = "notes.txt"
         self.question.save()
+        self.api_key = create_key(owner=self.owner, name=SECRET)[0]
         app = SocialApp.objects.create(provider="github", name="GitHub", client_id="i", secret="s")
         account = SocialAccount.objects.create(user=self.owner, provider="github", uid="7")
         self.objects: dict[type, Any] = {
@@ -98,6 +100,7 @@ class World:
             "llm_metadata:attachment-download": self.question.pk,
             "llm_metadata:message-feedback": self.answer.pk,
             "admin:auth_user_password_change": self.owner.pk,
+            "llm_metadata:api-key-revoke": self.api_key.pk,
         }
         if name in simple:
             return simple[name]

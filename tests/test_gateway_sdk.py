@@ -46,7 +46,7 @@ class Recordings:
         self.done = 0
         self.changed = threading.Condition()
 
-    def wait(self, count: int, seconds: float = 10.0) -> None:
+    def wait(self, count: int, seconds: float = 30.0) -> None:
         with self.changed:
             if not self.changed.wait_for(lambda: self.done >= count, seconds):
                 raise AssertionError(f"{self.done} calls recorded, not {count}")
