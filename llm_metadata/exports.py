@@ -187,14 +187,21 @@ def messages_for_export(
     model: str = "",
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
+    source: str = "",
+    api_key: str = "",
 ) -> QuerySet[Message]:
-    """Messages of one owner (None: everyone), optionally by model and creation time, read
-    from the reporting database (the replica, when one is set)."""
+    """Messages of one owner (None: everyone), optionally by model, creation time, source
+    (chat, api, …) and API key name, read from the reporting database (the replica, when one
+    is set)."""
     messages = Message.objects.using(reporting_db())
     if owner is not None:
         messages = messages.filter(conversation__owner=owner)
     if model:
         messages = messages.filter(model_name=model)
+    if source:
+        messages = messages.filter(source=source)
+    if api_key:
+        messages = messages.filter(api_key_name=api_key)
     if since:
         messages = messages.filter(created__gte=since)
     if until:
