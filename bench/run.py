@@ -16,6 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import capacity
 import data_scale
+import gateway
 import page_budgets
 import parsers
 import relay_cost
@@ -30,6 +31,7 @@ BENCHMARKS = {
     "parsers": parsers.run,
     "page_budgets": page_budgets.run,
     "sanitiser_cost": sanitiser_cost.run,
+    "gateway": gateway.run,
 }
 
 

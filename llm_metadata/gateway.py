@@ -77,7 +77,8 @@ def prepare(*, authorization: str, conversation_header: str | None, raw: bytes) 
         raise error(401, key.message, key.code)
     body = parse_body(raw)
     model = body["model"]
-    if model not in {offered.name for offered in catalog.offered_models()}:
+    offered = next((m for m in catalog.offered_models() if m.name == model), None)
+    if offered is None:
         raise error(404, f"The model `{model}` does not exist.", "model_not_found")
     conversation = None
     if conversation_header is not None:
@@ -94,7 +95,7 @@ def prepare(*, authorization: str, conversation_header: str | None, raw: bytes) 
         conversation=conversation,
         conversation_id=conversation.pk if conversation else uuid.uuid4(),
         endpoint=catalog.endpoint(),
-        profile=catalog.profile_for(model),
+        profile=offered.profile,
     )
 
 
@@ -215,5 +216,6 @@ def record_call(*, call: GatewayCall, result: Relayed) -> Message:
         )
         answer.render_html()
         Message.objects.bulk_create([*rows, answer])
-        Conversation.objects.filter(pk=conversation.pk).update(updated=timezone.now())
+        if call.conversation is not None:
+            Conversation.objects.filter(pk=conversation.pk).update(updated=timezone.now())
     return answer

@@ -8,6 +8,7 @@ endpoint's excluded) and, once the call is accepted, `X-Conversation-Id`.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -20,9 +21,10 @@ from django.views.decorators.csrf import csrf_exempt
 
 from .. import api_keys, catalog, gateway
 from ..llm.relay import Relay
-from ..llm.relay_record import RelayError
+from ..llm.relay_record import Relayed, RelayError
 
 JSON = "application/json"
+_recording: set[asyncio.Task] = set()  # recordings under way (tasks are held weakly otherwise)
 
 
 class Clock:
@@ -67,6 +69,16 @@ def _stamped(
         response["X-Conversation-Id"] = str(call.conversation_id)
     response["Server-Timing"] = clock.header()
     return response
+
+
+async def _record(call: gateway.GatewayCall, result: Relayed) -> None:
+    """Store the call. Shielded: when the client goes away as the answer ends, Django cancels
+    the request's task, and the call must still be recorded (an unshielded wait on the thread
+    that writes was dropped before the write began)."""
+    task = asyncio.ensure_future(sync_to_async(gateway.record_call)(call=call, result=result))
+    _recording.add(task)
+    task.add_done_callback(_recording.discard)
+    await asyncio.shield(task)
 
 
 def _model_list(authorization: str) -> bytes:
@@ -116,10 +128,10 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
         finally:
             clock.waited += perf_counter() - waited
     except RelayError as failure:
-        await sync_to_async(gateway.record_call)(call=call, result=relay.record)
+        await _record(call, relay.record)
         return error_response(failure, clock, call)
     if body is not None:
-        await sync_to_async(gateway.record_call)(call=call, result=relay.record)
+        await _record(call, relay.record)
         return _stamped(HttpResponse(body, content_type=JSON), clock, call)
     response = RecordedStream(
         _relayed(call, relay), content_type="text/event-stream; charset=utf-8"
@@ -136,4 +148,4 @@ async def _relayed(call: gateway.GatewayCall, relay: Relay) -> AsyncIterator[byt
             async for data in chunks:
                 yield data
     finally:
-        await sync_to_async(gateway.record_call)(call=call, result=relay.record)
+        await _record(call, relay.record)
