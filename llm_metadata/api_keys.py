@@ -72,7 +72,8 @@ def authenticate(header: str) -> ApiKey | KeyRefusal:
             "No API key: send it as `Authorization: Bearer <key>` (make one at /account/keys/).",
             "missing_api_key",
         )
-    row = ApiKey.objects.select_related("owner").filter(digest=digest(token)).first()
+    found = ApiKey.objects.select_related("owner").filter(digest=digest(token)).order_by()[:1]
+    row = next(iter(found), None)
     if row is None or not row.owner.is_active:
         return KeyRefusal("Incorrect API key provided.", "invalid_api_key")
     if row.revoked is not None:

@@ -214,7 +214,8 @@ def record_call(*, call: GatewayCall, result: Relayed) -> Message:
             cost=call.profile.cost_for(prompt, completion),
             **common,
         )
-        answer.render_html()
+        # No HTML rendered here (bulk_create leaves it stale): a page renders and keeps it when
+        # first shown, off the call's path.
         Message.objects.bulk_create([*rows, answer])
         if call.conversation is not None:
             Conversation.objects.filter(pk=conversation.pk).update(updated=timezone.now())
