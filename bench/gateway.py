@@ -54,7 +54,14 @@ def latency(stack: common.Stack, key: str, calls: int) -> dict[str, Any]:
     direct_url = stack.env["API_URL"] + "/chat/completions"
     gateway_url = stack.base_url + "/v1/chat/completions"
     headers = {"Authorization": f"Bearer {key}"}
-    timings: dict[str, list[float]] = {"direct": [], "gateway": [], "own": [], "db": []}
+    timings: dict[str, list[float]] = {
+        "direct": [],
+        "gateway": [],
+        "own": [],
+        "db": [],
+        "check": [],
+        "record": [],
+    }
     with httpx.Client(timeout=30) as client:
         for _ in range(10):  # warm-up: connections, the model list, the first queries
             client.post(direct_url, json=body).raise_for_status()
@@ -67,7 +74,13 @@ def latency(stack: common.Stack, key: str, calls: int) -> dict[str, Any]:
             response = client.post(gateway_url, json=body, headers=headers)
             response.raise_for_status()
             timings["gateway"].append((time.perf_counter() - started) * 1000)
-            for name, figure in (("own", "gateway"), ("db", "db")):
+            figures = (
+                ("own", "gateway"),
+                ("db", "db"),
+                ("check", "gateway-check"),
+                ("record", "gateway-record"),
+            )
+            for name, figure in figures:
                 value = _timing(response, figure)
                 if value is not None:
                     timings[name].append(value)
@@ -81,6 +94,8 @@ def latency(stack: common.Stack, key: str, calls: int) -> dict[str, Any]:
         "added_p50_ms": through - direct,
         "server_timing_gateway_p50_ms": common.pct(timings["own"], 50),
         "server_timing_db_p50_ms": common.pct(timings["db"], 50),
+        "server_timing_check_p50_ms": common.pct(timings["check"], 50),
+        "server_timing_record_p50_ms": common.pct(timings["record"], 50),
     }
 
 
@@ -147,7 +162,9 @@ def run(quick: bool = False) -> dict[str, Any]:
     print(
         f"added latency p50: {common.fmt(lat['added_p50_ms'], 2)} ms; Server-Timing "
         f"gateway p50: {common.fmt(lat['server_timing_gateway_p50_ms'], 2)} ms, of which SQL "
-        f"{common.fmt(lat['server_timing_db_p50_ms'], 2)} ms"
+        f"{common.fmt(lat['server_timing_db_p50_ms'], 2)} ms; its steps: checking the call "
+        f"{common.fmt(lat['server_timing_check_p50_ms'], 2)} ms, recording it "
+        f"{common.fmt(lat['server_timing_record_p50_ms'], 2)} ms"
     )
     print(
         common.table(

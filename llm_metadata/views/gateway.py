@@ -28,17 +28,24 @@ _recording: set[asyncio.Task] = set()  # recordings under way (tasks are held we
 
 
 class Clock:
-    """The gateway's own time: the whole request less the waits on the endpoint."""
+    """The gateway's own time: the whole request less the waits on the endpoint; and its
+    steps (`check`: key, body, model, conversation; `record`: the database write)."""
 
-    __slots__ = ("started", "waited")
+    __slots__ = ("started", "steps", "waited")
 
     def __init__(self) -> None:
         self.started = perf_counter()
         self.waited = 0.0
+        self.steps: list[tuple[str, float]] = []
+
+    def since(self, name: str, started: float) -> None:
+        self.steps.append((name, perf_counter() - started))
 
     def header(self) -> str:
         own = (perf_counter() - self.started - self.waited) * 1000
-        return f"gateway;dur={own:.2f}"
+        parts = [f"gateway;dur={own:.2f}"]
+        parts += [f"gateway-{name};dur={seconds * 1000:.2f}" for name, seconds in self.steps]
+        return ", ".join(parts)
 
 
 class RecordedStream(StreamingHttpResponse):
@@ -111,6 +118,7 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
     clock = Clock()
     if request.method != "POST":
         return error_response(gateway.error(405, "Use POST.", "method_not_allowed"), clock)
+    started = perf_counter()
     try:
         call = await sync_to_async(gateway.prepare)(
             authorization=request.headers.get("Authorization", ""),
@@ -119,6 +127,7 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
         )
     except RelayError as failure:
         return error_response(failure, clock)
+    clock.since("check", started)
     relay = Relay(call.endpoint, call.body, stream=call.stream)
     try:
         waited = perf_counter()
@@ -131,7 +140,9 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
         await _record(call, relay.record)
         return error_response(failure, clock, call)
     if body is not None:
+        started = perf_counter()
         await _record(call, relay.record)
+        clock.since("record", started)
         return _stamped(HttpResponse(body, content_type=JSON), clock, call)
     response = RecordedStream(
         _relayed(call, relay), content_type="text/event-stream; charset=utf-8"
