@@ -345,3 +345,18 @@ def test_it_translates_to_ollama_and_back(wait_for_answer, fake_ollama, client) 
     answers = Message.objects.filter(role="assistant").order_by("created", "id")
     assert [a.raw_usage["eval_count"] for a in answers] == [6, 6]
     assert {a.status for a in answers} == {"ok"}
+
+
+def test_without_an_endpoint_the_demo_model_answers(wait_for_answer, demo_endpoint, client) -> None:
+    assert [m.id for m in client.models.list()] == ["demo"]
+    whole = client.chat.completions.create(model="demo", messages=QUESTION, max_tokens=5)
+    assert whole.choices[0].message.content.startswith("This is the demo model")
+    assert whole.choices[0].finish_reason == "length" and whole.usage.completion_tokens == 5
+    chunks = list(
+        client.chat.completions.create(model="demo", messages=QUESTION, max_tokens=5, stream=True)
+    )
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert streamed == whole.choices[0].message.content
+    answer = wait_for_answer(count=2)
+    assert answer.content == streamed and answer.completion_tokens == 5
+    assert answer.prompt_tokens is None  # the demo reports none: not estimated
