@@ -33,7 +33,7 @@ def test_a_real_model_answers_through_the_gateway_and_is_recorded(client, real_e
     assert answer.request_params["seed"] == 1
 
 
-def test_a_real_model_streams_through_the_gateway_with_usage(client, real_endpoint) -> None:  # noqa: F811
+def test_a_real_model_streams_through_the_gateway(client, real_endpoint) -> None:  # noqa: F811
     chunks = list(
         client.chat.completions.create(
             model=real_endpoint,
@@ -44,4 +44,7 @@ def test_a_real_model_streams_through_the_gateway_with_usage(client, real_endpoi
         )
     )
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-    assert text and chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
+    assert text and chunks[-1].choices[0].finish_reason in ("stop", "length")
+    # llama-cpp-python's streams carry no usage even when asked: none reaches the client, and
+    # the record (written as the stream closes) says "not reported", never an estimate.
+    assert all(c.usage is None for c in chunks)
