@@ -76,6 +76,10 @@ class AnalyticsFilterForm(forms.Form):
     status = forms.ChoiceField(
         choices=[("", "Any status"), *Message.Status.choices], required=False
     )
+    source = forms.ChoiceField(
+        choices=[("", "Any source"), *Message.Source.choices], required=False
+    )
+    key = forms.CharField(required=False, max_length=100)
     user = forms.CharField(required=False, max_length=150)
 
     def clean(self) -> dict:

@@ -62,3 +62,16 @@ def test_the_messages_export_filters_by_source_and_key(alice_client, alice) -> N
     rows = [orjson.loads(line) for line in b"".join(response.streaming_content).splitlines()]
     assert len(rows) == 3 and {r["source"] for r in rows} == {"api"}
     assert {r["api_key_name"] for r in rows} == {"cron"} and "tool" in {r["role"] for r in rows}
+
+
+def test_analytics_narrows_to_api_calls_and_to_one_key(alice_client, alice) -> None:
+    make_turn(make_conversation(alice), model_name="chat-model")
+    conversation = _api_conversation(alice, "api")
+    Message.objects.filter(conversation=conversation).update(model_name="api-model")
+    url = reverse("llm_metadata:analytics")
+    everything = alice_client.get(url).content.decode()
+    assert "chat-model" in everything and "api-model" in everything
+    api = alice_client.get(url, {"source": "api"}).content.decode()
+    assert "api-model" in api and "chat-model" not in api and "source api" in api
+    other_key = alice_client.get(url, {"key": "cron"}).content.decode()
+    assert "api-model" not in other_key
