@@ -16,6 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import capacity
 import data_scale
+import gateway
 import limits_cost
 import page_budgets
 import parsers
@@ -34,6 +35,7 @@ BENCHMARKS = {
     "sanitiser_cost": sanitiser_cost.run,
     "ranking": ranking.run,
     "limits_cost": limits_cost.run,
+    "gateway": gateway.run,
 }
 
 

@@ -46,6 +46,13 @@ class Scope:
     end: dt.datetime
     model: str = ""
     status: str = ""
+    source: str = ""  # chat, api, …
+    api_key: str = ""  # the name of the API key the calls were made with
+
+    @property
+    def by_origin(self) -> bool:
+        """Narrowed by source or key, which the roll-ups do not keep: read from the messages."""
+        return bool(self.source or self.api_key)
 
 
 @dataclass
@@ -92,6 +99,10 @@ def scoped_messages(scope: Scope) -> QuerySet[Message]:
         messages = messages.filter(model_name=scope.model)
     if scope.status:
         messages = messages.filter(status=scope.status)
+    if scope.source:
+        messages = messages.filter(source=scope.source)
+    if scope.api_key:
+        messages = messages.filter(api_key_name=scope.api_key)
     return messages
 
 

@@ -196,10 +196,12 @@ def messages_for_export(
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
     active_only: bool = False,
+    source: str = "",
+    api_key: str = "",
 ) -> QuerySet[Message]:
-    """Messages of one owner (None: everyone), optionally by model and creation time, and
-    only those on their conversation's active path; read from the reporting database (the
-    replica, when one is set)."""
+    """Messages of one owner (None: everyone), optionally by model, creation time, source
+    (chat, api, …) and API key name, and only those on their conversation's active path; read
+    from the reporting database (the replica, when one is set)."""
     messages = Message.objects.using(reporting_db())
     if active_only:
         messages = messages.filter(active=True)
@@ -207,6 +209,10 @@ def messages_for_export(
         messages = messages.filter(conversation__owner=owner)
     if model:
         messages = messages.filter(model_name=model)
+    if source:
+        messages = messages.filter(source=source)
+    if api_key:
+        messages = messages.filter(api_key_name=api_key)
     if since:
         messages = messages.filter(created__gte=since)
     if until:

@@ -76,7 +76,7 @@ class ServerTimingMiddleware:
 
 def _stamp(response: HttpResponse, started: float, tally: list[float]) -> HttpResponse:
     app_ms = (perf_counter() - started) * 1000
-    response["Server-Timing"] = (
-        f'app;dur={app_ms:.3f}, db;dur={tally[1] * 1000:.3f};desc="{int(tally[0])} queries"'
-    )
+    timing = f'app;dur={app_ms:.3f}, db;dur={tally[1] * 1000:.3f};desc="{int(tally[0])} queries"'
+    own = response.get("Server-Timing")  # a view's own figure (the gateway's) is kept
+    response["Server-Timing"] = f"{own}, {timing}" if own else timing
     return response

@@ -53,6 +53,7 @@ class Message(models.Model):
         USER = "user"
         ASSISTANT = "assistant"
         SYSTEM = "system"
+        TOOL = "tool"
 
     class Status(models.TextChoices):
         OK = "ok"
@@ -88,6 +89,11 @@ class Message(models.Model):
     finish_reason = models.CharField(max_length=32, blank=True)
     raw_usage = models.JSONField(null=True, blank=True)
     history_truncated = models.BooleanField(default=False)
+    # API calls (source "api"): the call's parameters, the key's name, the OpenAI message's
+    # other keys (tool_calls, tool_call_id, name, content parts).
+    request_params = models.JSONField(null=True, blank=True)
+    api_key_name = models.CharField(max_length=100, blank=True)
+    message_extra = models.JSONField(null=True, blank=True)
     cost = models.DecimalField(max_digits=14, decimal_places=8, null=True, blank=True)
     attachment = models.FileField(upload_to="attachments/%Y/%m/", blank=True, max_length=255)
     attachment_name = models.CharField(max_length=255, blank=True)
@@ -267,6 +273,12 @@ class Counter(models.Model):
         return f"{self.key} = {self.value}"
 
 
-# The analytics roll-ups, the comparisons with their votes, share links and per-user and
-# per-group limits live in modules of their own; importing them here registers them.
-from . import compare_models, limits_models, share_models, usage_models  # noqa: E402, F401
+# The analytics roll-ups, the comparisons with their votes, share links, personal API keys and
+# per-user and per-group limits live in modules of their own; importing them here registers them.
+from . import (  # noqa: E402, F401
+    compare_models,
+    keys_models,
+    limits_models,
+    share_models,
+    usage_models,
+)

@@ -35,6 +35,10 @@ def _check_reach(*days: dt.date | None) -> None:
 class HistoryFilterForm(forms.Form):
     q = forms.CharField(required=False, max_length=200, strip=True, label="Search")
     model = forms.CharField(required=False, max_length=200, label="Model")
+    source = forms.ChoiceField(
+        choices=[("", "Any source"), *Message.Source.choices], required=False
+    )
+    key = forms.CharField(required=False, max_length=100, label="API key")
     start = forms.DateField(required=False, label="From")
     end = forms.DateField(required=False, label="To")
 
@@ -51,7 +55,12 @@ class HistoryFilterForm(forms.Form):
             return selectors.HistoryFilters()
         data = self.cleaned_data
         return selectors.HistoryFilters(
-            query=data["q"], model=data["model"], start=data["start"], end=data["end"]
+            query=data["q"],
+            model=data["model"],
+            source=data["source"],
+            api_key=data["key"],
+            start=data["start"],
+            end=data["end"],
         )
 
 
@@ -67,6 +76,10 @@ class AnalyticsFilterForm(forms.Form):
     status = forms.ChoiceField(
         choices=[("", "Any status"), *Message.Status.choices], required=False
     )
+    source = forms.ChoiceField(
+        choices=[("", "Any source"), *Message.Source.choices], required=False
+    )
+    key = forms.CharField(required=False, max_length=100)
     user = forms.CharField(required=False, max_length=150)
 
     def clean(self) -> dict:
@@ -108,6 +121,10 @@ class MessageExportFilter(forms.Form):
 
     user = forms.CharField(required=False, max_length=150)
     model = forms.CharField(required=False, max_length=200)
+    source = forms.ChoiceField(
+        choices=[("", "Any source"), *Message.Source.choices], required=False
+    )
+    key = forms.CharField(required=False, max_length=100, label="API key")
     since = forms.DateField(required=False)
     until = forms.DateField(required=False)
     active = forms.BooleanField(required=False)  # the active path only (no other versions)

@@ -175,7 +175,8 @@ FIELDS: tuple[Field, ...] = (
     Field(
         "role",
         "Role",
-        "who wrote the message: `user`, `assistant` or `system`",
+        "who wrote the message: `user`, `assistant`, `system` or `tool` (a tool's result, sent "
+        "in an API call)",
         Origin.APP,
         required=True,
         left_out={"stream": "the final event is always the answer's"},
@@ -336,6 +337,32 @@ FIELDS: tuple[Field, ...] = (
         Origin.APP,
         unit="$",
         share="usage",
+    ),
+    Field(
+        "request_params",
+        "Request parameters",
+        "API calls: the call's whole JSON body except `messages`, as the client sent it "
+        "(`stop`, `seed`, `response_format`, `tools`, `n`, `stream_options`, …); null for chat",
+        Origin.USER,
+        left_out={
+            "share": "a script's whole request (tools, formats, ids) stays the owner's; the "
+            "model and sampling parameters are shared under `model`"
+        },
+    ),
+    Field(
+        "api_key_name",
+        "API key",
+        "API calls: the name of the personal key the call was made with (never the key)",
+        Origin.APP,
+        left_out={"share": "how the owner's scripts reach the app is not the reader's business"},
+    ),
+    Field(
+        "message_extra",
+        "Message extras",
+        "API calls: the OpenAI message's keys beyond `role` and `content` (`tool_calls`, "
+        "`tool_call_id`, `name`; content parts that are not text), and an answer's `tool_calls`",
+        Origin.USER_OR_ENDPOINT,
+        left_out={"share": "tool calls and their ids and arguments stay the owner's"},
     ),
     Field(
         "attachment_name",

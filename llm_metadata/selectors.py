@@ -30,6 +30,8 @@ class HistoryFilters:
 
     query: str = ""
     model: str = ""
+    source: str = ""  # chat, api, …: conversations with a message that came in this way
+    api_key: str = ""  # conversations with a message sent with the API key of this name
     start: dt.date | None = None
     end: dt.date | None = None
 
@@ -67,6 +69,12 @@ def conversations_for(user: User, filters: HistoryFilters) -> QuerySet[Conversat
     if filters.model:
         used = Message.objects.filter(conversation=OuterRef("pk"), model_name=filters.model)
         conversations = conversations.filter(Exists(used))
+    if filters.source:
+        came = Message.objects.filter(conversation=OuterRef("pk"), source=filters.source)
+        conversations = conversations.filter(Exists(came))
+    if filters.api_key:
+        keyed = Message.objects.filter(conversation=OuterRef("pk"), api_key_name=filters.api_key)
+        conversations = conversations.filter(Exists(keyed))
     if filters.start:
         conversations = conversations.filter(updated__gte=_local_midnight(filters.start))
     if filters.end:

@@ -1,7 +1,8 @@
 from django.urls import path
 
 from .views import analytics as analytics_views
-from .views import chat, conversations, health, home, json_viewer, shares
+from .views import api_keys as api_key_views
+from .views import chat, conversations, gateway, health, home, json_viewer, shares
 from .views import compare as compare_views
 from .views import exports as export_views
 from .views import feedback as feedback_views
@@ -62,4 +63,9 @@ urlpatterns = [
     ),
     path("s/<str:token>/", shares.shared_conversation, name="shared-conversation"),
     path("account/shares/", shares.account_shares, name="account-shares"),
+    # The recording gateway (bearer keys) and the keys' page.
+    path("v1/models", gateway.models, name="gateway-models"),
+    path("v1/chat/completions", gateway.chat_completions, name="gateway-chat-completions"),
+    path("account/keys/", api_key_views.api_keys, name="api-keys"),
+    path("account/keys/<int:pk>/revoke/", api_key_views.api_key_revoke, name="api-key-revoke"),
 ]

@@ -19,6 +19,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from llm_metadata import sharing
+from llm_metadata.api_keys import create_key
 from llm_metadata.compare_models import Comparison, ComparisonColumn, Vote
 from llm_metadata.models import Conversation, Feedback, Message, ModelProfile
 from llm_metadata.share_models import ShareLink
@@ -86,6 +87,7 @@ class World:
             choices=sharing.Choices(),
             expires=None,
         )
+        self.api_key = create_key(owner=self.owner, name=SECRET)[0]
         app = SocialApp.objects.create(provider="github", name="GitHub", client_id="i", secret="s")
         account = SocialAccount.objects.create(user=self.owner, provider="github", uid="7")
         self.objects: dict[type, Any] = {
@@ -123,6 +125,7 @@ class World:
             "llm_metadata:message-edit": self.question.pk,
             "llm_metadata:message-select": self.answer.pk,
             "admin:auth_user_password_change": self.owner.pk,
+            "llm_metadata:api-key-revoke": self.api_key.pk,
         }
         if name in simple:
             return simple[name]

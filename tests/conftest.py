@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from hypothesis import settings as hypothesis_settings
 
-pytest_plugins = ["tests.fakes.fixtures"]
+pytest_plugins = ["tests.fakes.fixtures", "tests.live_asgi"]
 
 PASSWORD = "correct-horse-battery-staple"
 

@@ -125,6 +125,11 @@ EXPECTED: dict[str, dict[str, Cell]] = {
     ),
     "llm_metadata:shared-conversation": everyone((200, 405)),
     "llm_metadata:account-shares": row(anonymous=LOGIN, signed_in=(200, 405)),
+    # The gateway takes bearer keys, never sessions: everyone without a key is 401.
+    "llm_metadata:gateway-models": everyone((401, 405)),
+    "llm_metadata:gateway-chat-completions": everyone((405, 401)),
+    "llm_metadata:api-keys": row(anonymous=LOGIN, signed_in=(200, 400)),  # POST: name required
+    "llm_metadata:api-key-revoke": row(anonymous=LOGIN, owner=(405, "redirect"), others=(405, 404)),
     # --- The admin: its login is the site's (a 403 page for a signed-in non-staff user) -------
     "admin-login": row(anonymous=LOGIN, owner=(403, 403), others=(403, 403))
     | {"staff": ("redirect", "redirect"), "superuser": ("redirect", "redirect")},

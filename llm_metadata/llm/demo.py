@@ -29,6 +29,11 @@ def reply_for(request: ChatRequest) -> str:
     )
 
 
+def pieces(text: str) -> list[str]:
+    """The demo's tokens: the words of its reply, each with the space after it."""
+    return _PIECES.findall(text)
+
+
 async def stream(call: Call) -> AsyncGenerator[str, None]:
     """Streams the reply word by word; its tokens are those words, so it reports their count."""
     pieces = _PIECES.findall(reply_for(call.request))

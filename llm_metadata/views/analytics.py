@@ -27,8 +27,11 @@ def analytics_page(request: HttpRequest) -> HttpResponse:
         end=end,
         model=data.get("model", ""),
         status=data.get("status", ""),
+        source=data.get("source", ""),
+        api_key=data.get("key", ""),
     )
-    result = usage.report(scope, tzinfo)
+    # The roll-ups keep no source or key: a view narrowed by them is read from the messages.
+    result = analytics.report(scope, tzinfo) if scope.by_origin else usage.report(scope, tzinfo)
     votes = vote_ranking.VoteScope(scope, include_flagged=request.GET.get("flagged") == "1")
     models = sorted(result.tokens_by_day)
     series = {name: result.tokens_by_day[name] for name in models}

@@ -13,7 +13,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from .. import compare, selectors
-from ..models import Conversation, store_stale_html
+from ..keys_models import ApiKey
+from ..models import Conversation, Message, store_stale_html
 from ..page_forms import HistoryFilterForm, RenameForm
 from . import chat
 from .redirects import next_or
@@ -43,6 +44,8 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
         "page": page,
         "groups": selectors.group_by_day(page.object_list),
         "model_options": selectors.models_used_by(request.user),
+        "source_options": Message.Source.choices,
+        "key_options": ApiKey.objects.for_user(request.user).values_list("name", flat=True),
     }
     return render(request, "llm_metadata/conversation_list.html", context)
 

@@ -52,6 +52,8 @@ def messages_export(request: HttpRequest, fmt: str) -> HttpResponse:
         since=data["since"],
         until=data["until"],
         active_only=data["active"],
+        source=data["source"],
+        api_key=data["key"],
     )
     batches = exports.iter_batches(selected)
     chunks = exports.csv_chunks(batches) if fmt == "csv" else exports.jsonl_chunks(batches)
