@@ -13,7 +13,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 
-from . import services
+from . import limits, services
 from .catalog import profile_for
 from .files import Attachment
 from .forms import profile_defaults
@@ -51,11 +51,20 @@ def owned_message(user: AbstractBaseUser, pk: int) -> Message | None:
     return owned.select_related("conversation").filter(pk=pk).first()
 
 
-def admit(user: AbstractBaseUser) -> None:
-    """Where a new version's model call is admitted: regenerate and edit both pass here.
+class OverLimit(Exception):
+    """The per-user limits refused a new version's model call; nothing was sent or saved."""
 
-    LIMITS (issue 11): the lead wires `limits.admit(user)` in here when the limits are merged.
-    """
+    def __init__(self, refusal: limits.Refusal) -> None:
+        super().__init__(refusal.message)
+        self.refusal = refusal
+
+
+def admit(user: AbstractBaseUser) -> None:
+    """Where a new version's model call is admitted (regenerate and edit both pass here, before
+    anything is saved): raises OverLimit when the per-user limits refuse it."""
+    refusal = limits.admit(user)
+    if refusal is not None:
+        raise OverLimit(refusal)
 
 
 def start_regenerate(*, user: AbstractBaseUser, answer: Message, choices: Choices) -> services.Turn:

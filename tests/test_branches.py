@@ -241,3 +241,22 @@ def test_an_edited_question_keeps_its_file(alice: User, fake_openai) -> None:
         "notes.txt",
     )
     assert "the notes" in fake_openai.state.last["body"]["messages"][-1]["content"]
+
+
+def test_over_the_limit_a_regenerate_or_edit_sends_and_saves_nothing(
+    alice_client: Client, fake_openai, two_turns: tuple[Message, Message], settings
+) -> None:
+    question, answer = two_turns[1].parent, two_turns[1]
+    settings.RATE_LIMIT_PER_MINUTE = 2  # the two turns have used the minute's calls
+    sent_before, stored = len(fake_openai.state.requests), Message.objects.count()
+    response = alice_client.post(_url("regenerate", answer), follow=True)
+    assert "model calls a minute" in response.text
+    response = alice_client.post(
+        _url("edit", question),
+        {"question": "Q2 reworded"},
+        HTTP_ACCEPT="text/event-stream",
+    )
+    assert response.status_code == 429 and int(response["Retry-After"]) >= 1
+    assert "model calls a minute" in " ".join(response.json()["errors"]["__all__"])
+    assert len(fake_openai.state.requests) == sent_before
+    assert Message.objects.count() == stored

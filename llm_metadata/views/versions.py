@@ -22,7 +22,9 @@ from ..version_forms import EditForm, RegenerateForm
 from . import chat
 from .redirects import next_or
 
-Prepared = tuple[Message, services.Turn | None, dict[str, list[str]] | None]
+Prepared = tuple[
+    Message, services.Turn | None, dict[str, list[str]] | None, versions.OverLimit | None
+]
 
 
 def _owned(request: HttpRequest, pk: int, role: str) -> Message:
@@ -38,16 +40,19 @@ def _prepare(request: HttpRequest, pk: int, edit: bool) -> Prepared:
     form_class = EditForm if edit else RegenerateForm
     form = form_class(request.POST, offered=catalog.offered_models())
     if not form.is_valid():
-        return old, None, form.error_dict()
-    if edit:
-        text = form.cleaned_data["question"]
-        turn = versions.start_edit(
-            user=request.user, question=old, text=text, choices=form.choices()
-        )
-    else:
-        turn = versions.start_regenerate(user=request.user, answer=old, choices=form.choices())
+        return old, None, form.error_dict(), None
+    try:
+        if edit:
+            text = form.cleaned_data["question"]
+            turn = versions.start_edit(
+                user=request.user, question=old, text=text, choices=form.choices()
+            )
+        else:
+            turn = versions.start_regenerate(user=request.user, answer=old, choices=form.choices())
+    except versions.OverLimit as over:  # nothing sent, nothing saved
+        return old, None, {"__all__": [over.refusal.message]}, over
     chat._remember(request, turn.conversation)
-    return old, turn, None
+    return old, turn, None, None
 
 
 def _meta(request: HttpRequest, old: Message, turn: services.Turn) -> bytes:
@@ -70,14 +75,18 @@ def _page(request: HttpRequest, message: Message) -> str:
 
 
 async def _new_version(request: HttpRequest, pk: int, edit: bool) -> HttpResponse:
-    old, turn, errors = await sync_to_async(_prepare)(request, pk, edit)
+    old, turn, errors, over = await sync_to_async(_prepare)(request, pk, edit)
     streaming = "text/event-stream" in request.headers.get("Accept", "")
     if turn is None:
         if streaming:
-            return JsonResponse({"errors": errors}, status=400)
-        text = " ".join(m for field in errors.values() for m in field)
-        await sync_to_async(messages.error)(request, text)
-        return redirect(_page(request, old))
+            response = JsonResponse({"errors": errors}, status=400 if over is None else 429)
+        else:
+            text = " ".join(m for field in errors.values() for m in field)
+            await sync_to_async(messages.error)(request, text)
+            response = redirect(_page(request, old))
+        if over is not None:
+            response["Retry-After"] = str(over.refusal.retry_after)
+        return response
     if streaming:
         meta = await sync_to_async(_meta)(request, old, turn)
         response = StreamingHttpResponse(

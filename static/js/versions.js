@@ -94,7 +94,7 @@
         headers: { Accept: "text/event-stream" },
       });
       const type = response.headers.get("Content-Type") || "";
-      if (response.status === 400 && type.includes("application/json")) {
+      if ((response.status === 400 || response.status === 429) && type.includes("application/json")) {
         const errors = (await response.json()).errors || {};
         showProblem(where, Object.values(errors).flat().join(" "));
         return;
