@@ -11,10 +11,10 @@ import itertools
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Coroutine, Iterable
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth.models import AbstractBaseUser
@@ -34,6 +34,7 @@ from .streaming import coalesce
 from .text import without_nul
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 TITLE_CHARS = 80
 # Waits between attempts to store an answer when the database fails (about 4 s in all): long
@@ -385,6 +386,30 @@ class Answered:
     error: str | None = None
 
 
+# Endings that run on after their request was cancelled: held here until done, since the event
+# loop keeps only weak references to tasks.
+_ENDINGS: set[asyncio.Task] = set()
+
+
+async def _shielded(ending: Coroutine[Any, Any, T]) -> T:
+    task = asyncio.ensure_future(ending)
+    _ENDINGS.add(task)
+    task.add_done_callback(_ENDINGS.discard)
+    return await asyncio.shield(task)
+
+
+async def _end_stream(turn: Turn, chat: llm.ChatStream) -> tuple[llm.ChatResult, Message | None]:
+    """Close the call, then store the answer as it ended (None: the database refused it)."""
+    result = await chat.aclose()
+    try:
+        answer = await astore_answer(turn=turn, result=result)
+    except AnswerNotStored:  # logged at ERROR; the reader is told, if still there
+        return result, None
+    if result.status == Message.Status.CANCELLED:
+        logger.info("chat stream stopped early; the answer so far is stored as cancelled")
+    return result, answer
+
+
 async def stream_answer(turn: Turn) -> AsyncIterator[str | Answered]:
     """The answer's text as it arrives (deltas merged by `coalesce`), then one `Answered`.
 
@@ -401,13 +426,9 @@ async def stream_answer(turn: Turn) -> AsyncIterator[str | Answered]:
             async for text in texts:
                 yield text
     finally:
-        result = await chat.aclose()
-        try:
-            answer: Message | None = await astore_answer(turn=turn, result=result)
-        except AnswerNotStored:  # logged at ERROR; the reader is told below, if still there
-            answer = None
-        if answer is not None and result.status == Message.Status.CANCELLED:
-            logger.info("chat stream stopped early; the answer so far is stored as cancelled")
+        # Shielded: a request task cancelled now (the reader left as the answer ended) must
+        # not drop the store on its way; the ending runs to its end on its own.
+        result, answer = await _shielded(_end_stream(turn, chat))
     if answer is None:
         yield Answered(None, AnswerNotStored.message)
     else:

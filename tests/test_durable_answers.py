@@ -177,3 +177,46 @@ async def test_postgresql_an_outage_longer_than_the_retries_is_reported(
     (asked,) = await sync_to_async(list)(Message.objects.all())
     final = [r for r in llm_log.records if r.levelno == logging.ERROR]
     assert len(final) == 1 and str(asked.conversation_id) in final[0].getMessage()
+
+
+async def test_a_reader_cancelled_while_the_answer_is_stored_does_not_drop_it(
+    alice: User, fake_openai, monkeypatch
+) -> None:
+    """The request's task is cancelled (the reader left just as the answer ended) before the
+    store has begun: the store runs on by itself."""
+    real = services.astore_answer
+    waiting = asyncio.Event()
+
+    async def store_after_a_wait(**kwargs):  # a store that waits, as for a pooled connection
+        waiting.set()
+        await asyncio.sleep(0.3)
+        return await real(**kwargs)
+
+    monkeypatch.setattr(services, "astore_answer", store_after_a_wait)
+    ask = services.Ask(
+        user=alice,
+        conversation=None,
+        question="Kept?",
+        model="fake-small",
+        temperature=0.5,
+        top_k=40,
+        top_p=0.9,
+        max_tokens=100,
+    )
+    turn = await sync_to_async(services.start_turn)(ask=ask)
+
+    async def read() -> None:
+        async for _ in services.stream_answer(turn):
+            pass
+
+    reader = asyncio.ensure_future(read())
+    await asyncio.wait_for(waiting.wait(), 10)
+    reader.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await reader
+    for _ in range(100):
+        stored = await sync_to_async(list)(Message.objects.filter(role="assistant"))
+        if stored:
+            break
+        await asyncio.sleep(0.05)
+    assert [m.content for m in stored] == ["The capital of France is Paris."]
