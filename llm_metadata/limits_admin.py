@@ -51,6 +51,11 @@ def describe(usage: limits.Usage) -> str:
 
 class LimitsUserAdmin(UserAdmin):
     inlines = [*UserAdmin.inlines, UserLimitInline]
+
+    def get_inlines(self, request: HttpRequest, obj: Any = None) -> list:
+        """The add form stays Django's two-step one (name and password first); a user's limits
+        are set on their change page."""
+        return super().get_inlines(request, obj) if obj is not None else []
     list_display = (*UserAdmin.list_display, "tokens_today", "tokens_this_month")
 
     def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
