@@ -150,16 +150,6 @@
     return window.innerHeight + window.scrollY >= document.body.scrollHeight - 120;
   }
 
-  function parseEvent(block) {
-    let name = "message";
-    const data = [];
-    block.split("\n").forEach(function (line) {
-      if (line.startsWith("event:")) name = line.slice(6).trim();
-      else if (line.startsWith("data:")) data.push(line.slice(5).trimStart());
-    });
-    return { name: name, data: data.length ? JSON.parse(data.join("\n")) : {} };
-  }
-
   async function send() {
     clearErrors();
     if (!question.value.trim()) {
@@ -252,20 +242,7 @@
           : "The server could not take the question (HTTP " + response.status + ").");
         return;
       }
-      const reader = response.body.getReader();
-      const decoder = new TextDecoder();
-      let buffer = "";
-      for (;;) {
-        const chunk = await reader.read();
-        if (chunk.done) break;
-        buffer += decoder.decode(chunk.value, { stream: true });
-        let cut;
-        while ((cut = buffer.indexOf("\n\n")) >= 0) {
-          const block = buffer.slice(0, cut);
-          buffer = buffer.slice(cut + 2);
-          if (block.trim()) handle(parseEvent(block));
-        }
-      }
+      await window.llmEvents.readEvents(response, handle);
       if (!finished) showError("The connection closed before the answer was complete.");
     } catch (error) {
       if (error.name === "AbortError") {

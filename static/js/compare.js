@@ -87,16 +87,6 @@
     return found;
   }
 
-  function parseEvent(block) {
-    let name = "message";
-    const data = [];
-    block.split("\n").forEach(function (line) {
-      if (line.startsWith("event:")) name = line.slice(6).trim();
-      else if (line.startsWith("data:")) data.push(line.slice(5).trimStart());
-    });
-    return { name: name, data: data.length ? JSON.parse(data.join("\n")) : {} };
-  }
-
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     send();
@@ -146,20 +136,7 @@
         showError("The server could not take the question (HTTP " + response.status + ").");
         return;
       }
-      const reader = response.body.getReader();
-      const decoder = new TextDecoder();
-      let buffer = "";
-      for (;;) {
-        const chunk = await reader.read();
-        if (chunk.done) break;
-        buffer += decoder.decode(chunk.value, { stream: true });
-        let cut;
-        while ((cut = buffer.indexOf("\n\n")) >= 0) {
-          const block = buffer.slice(0, cut);
-          buffer = buffer.slice(cut + 2);
-          if (block.trim()) handle(parseEvent(block));
-        }
-      }
+      await window.llmEvents.readEvents(response, handle);
       if (!finished) showError("The connection closed before every answer was complete.");
     } catch (error) {
       showError("The connection was lost: " + error.message);

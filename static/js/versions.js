@@ -33,16 +33,6 @@
     box.textContent = text;
   }
 
-  function parseEvent(block) {
-    let name = "message";
-    const data = [];
-    block.split("\n").forEach(function (line) {
-      if (line.startsWith("event:")) name = line.slice(6).trim();
-      else if (line.startsWith("data:")) data.push(line.slice(5).trimStart());
-    });
-    return { name: name, data: data.length ? JSON.parse(data.join("\n")) : {} };
-  }
-
   function fromHtml(html) {
     const holder = document.createElement("div");
     holder.innerHTML = html;
@@ -103,27 +93,14 @@
         showProblem(where, "The server could not take it (HTTP " + response.status + ").");
         return;
       }
-      const reader = response.body.getReader();
-      const decoder = new TextDecoder();
-      let buffer = "";
-      for (;;) {
-        const chunk = await reader.read();
-        if (chunk.done) break;
-        buffer += decoder.decode(chunk.value, { stream: true });
-        let cut;
-        while ((cut = buffer.indexOf("\n\n")) >= 0) {
-          const block = buffer.slice(0, cut);
-          buffer = buffer.slice(cut + 2);
-          if (!block.trim()) continue;
-          const event = parseEvent(block);
-          if (event.name === "meta") {
-            answer = startVersion(event.data);
-          } else if (event.name === "delta" && answer) {
-            text += event.data.text;
-            answer.querySelector(".message-content").textContent = text;
-          }
+      await window.llmEvents.readEvents(response, function (event) {
+        if (event.name === "meta") {
+          answer = startVersion(event.data);
+        } else if (event.name === "delta" && answer) {
+          text += event.data.text;
+          answer.querySelector(".message-content").textContent = text;
         }
-      }
+      });
     } catch (error) {
       showProblem(where, "The connection was lost: " + error.message);
       return;
