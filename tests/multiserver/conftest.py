@@ -1,9 +1,9 @@
 """The multi-server tests: marked `multiserver`, run only when DATABASE_URL is PostgreSQL.
 
 Two app servers cannot share a SQLite file the way servers share a database, so on SQLite these
-tests are deselected at collection (the run's header says so), never skipped; CI runs them in
-its PostgreSQL pass. They need HAProxy (`make haproxy`), Redis on 127.0.0.1:6379 and moto's S3
-server (requirements-dev.txt); a missing one fails them.
+tests are deselected at collection (marked `postgresql`; the run's header says so), never
+skipped; CI runs them in its PostgreSQL pass. They need HAProxy (`make haproxy`), Redis on
+127.0.0.1:6379 and moto's S3 server (requirements-dev.txt); a missing one fails them.
 """
 
 from __future__ import annotations
@@ -23,23 +23,14 @@ HERE = Path(__file__).parent
 PASSWORD = "multi-Server-Horse-42"
 
 
-def on_postgresql() -> bool:
-    return os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
-
-
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    mine = [item for item in items if HERE in Path(str(item.fspath)).parents]
-    for item in mine:
-        item.add_marker(pytest.mark.multiserver)
-    if mine and not on_postgresql():
-        items[:] = [item for item in items if item not in mine]
-        config.hook.pytest_deselected(items=mine)
-        reporter = config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            reporter.write_line(
-                f"multiserver: {len(mine)} tests deselected: they run only when DATABASE_URL "
-                "is PostgreSQL (CI's second pass)"
-            )
+    """The tests here are marked `multiserver` and `postgresql`; the second mark has them
+    deselected on SQLite by the root conftest (this hook runs first)."""
+    for item in items:
+        if HERE in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.multiserver)
+            item.add_marker(pytest.mark.postgresql)
 
 
 def _forget_redis_keys(prefix: str) -> None:
