@@ -56,6 +56,7 @@ class LimitsUserAdmin(UserAdmin):
         """The add form stays Django's two-step one (name and password first); a user's limits
         are set on their change page."""
         return super().get_inlines(request, obj) if obj is not None else []
+
     list_display = (*UserAdmin.list_display, "tokens_today", "tokens_this_month")
 
     def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
