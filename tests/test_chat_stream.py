@@ -12,6 +12,7 @@ import secrets
 import string
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -77,10 +78,16 @@ def session_cookie(user: User) -> str:
 
 
 async def post(
-    user: User | str, data: dict[str, str], hang_up_when: Callable[[bytes], bool] | None = None
+    user: User | str,
+    data: dict[str, Any],
+    hang_up_when: Callable[[bytes], bool] | None = None,
+    *,
+    path: str = STREAM,
+    accept: str | None = None,
 ) -> Exchange:
-    """POST `data` as multipart to the stream endpoint as `user` (or with a session key);
-    hang up once `hang_up_when(body so far)`."""
+    """POST `data` as multipart to `path` (the chat's stream endpoint) as `user` (or with a
+    session key), with an `Accept` header when given; hang up once `hang_up_when(body so far)`.
+    The other streaming endpoints' tests post through this too."""
     session = user if isinstance(user, str) else await session_cookie(user)
     token = "".join(secrets.choice(string.ascii_letters) for _ in range(32))
     body = encode_multipart(BOUNDARY, {**data, "csrfmiddlewaretoken": token})
@@ -91,8 +98,8 @@ async def post(
         "http_version": "1.1",
         "method": "POST",
         "scheme": "http",
-        "path": STREAM,
-        "raw_path": STREAM.encode(),
+        "path": path,
+        "raw_path": path.encode(),
         "query_string": b"",
         "root_path": "",
         "headers": [
@@ -100,6 +107,7 @@ async def post(
             (b"content-type", MULTIPART_CONTENT.encode()),
             (b"content-length", str(len(body)).encode()),
             (b"cookie", cookie.encode()),
+            *([(b"accept", accept.encode())] if accept else []),
         ],
         "client": ("127.0.0.1", 40000),
         "server": ("testserver", 80),

@@ -5,22 +5,17 @@ or error, follow-ups keep each model's own thread, and a client that hangs up st
 from __future__ import annotations
 
 import asyncio
-import secrets
-import string
 from collections.abc import Callable
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.handlers.asgi import ASGIHandler
-from django.db import connections
-from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from django.urls import reverse
 
 from llm_metadata.compare_models import Comparison
 from llm_metadata.models import Message
-from tests.test_chat_stream import Exchange, session_cookie
+from tests.test_chat_stream import Exchange
+from tests.test_chat_stream import post as post_stream
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("llm_clients")]
 STREAM = reverse("llm_metadata:compare-stream")
@@ -47,54 +42,7 @@ async def post(
     hang_up_when: Callable[[bytes], bool] | None = None,
 ) -> Exchange:
     """POST `data` as multipart to `path` as `user`; hang up once `hang_up_when(body so far)`."""
-    session = await session_cookie(user)
-    token = "".join(secrets.choice(string.ascii_letters) for _ in range(32))
-    body = encode_multipart(BOUNDARY, {**data, "csrfmiddlewaretoken": token})
-    cookie = f"{settings.SESSION_COOKIE_NAME}={session}; csrftoken={token}"
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [
-            (b"host", b"testserver"),
-            (b"content-type", MULTIPART_CONTENT.encode()),
-            (b"content-length", str(len(body)).encode()),
-            (b"cookie", cookie.encode()),
-        ],
-        "client": ("127.0.0.1", 40000),
-        "server": ("testserver", 80),
-    }
-    exchange = Exchange()
-    gone = asyncio.Event()
-    delivered = False
-
-    async def receive() -> dict:
-        nonlocal delivered
-        if not delivered:
-            delivered = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        await gone.wait()
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict) -> None:
-        if gone.is_set():
-            return
-        if message["type"] == "http.response.start":
-            exchange.status = message["status"]
-        elif message["type"] == "http.response.body":
-            exchange.body += message.get("body", b"")
-            if hang_up_when is not None and hang_up_when(bytes(exchange.body)):
-                gone.set()
-
-    await ASGIHandler()(scope, receive, send)
-    await sync_to_async(connections.close_all)()
-    return exchange
+    return await post_stream(user, data, hang_up_when, path=path)
 
 
 def column_text(exchange: Exchange, column: int) -> str:

@@ -3,73 +3,23 @@ Django's ASGI handler: the same events as /ask/stream/, and the tree they leave.
 
 from __future__ import annotations
 
-import asyncio
-import secrets
-import string
-
 import pytest
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.handlers.asgi import ASGIHandler
-from django.db import connections
-from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from django.urls import reverse
 
 from llm_metadata import branches
 from llm_metadata.models import Message
 from tests.factories import make_conversation, make_turn
-from tests.test_chat_stream import Exchange, session_cookie
+from tests.test_chat_stream import Exchange
+from tests.test_chat_stream import post as post_stream
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("llm_clients")]
 
 
 async def post(user: User, path: str, data: dict[str, str]) -> Exchange:
     """POST `data` as multipart to `path`, as the page's script does, and read the whole reply."""
-    session = await session_cookie(user)
-    token = "".join(secrets.choice(string.ascii_letters) for _ in range(32))
-    body = encode_multipart(BOUNDARY, {**data, "csrfmiddlewaretoken": token})
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [
-            (b"host", b"testserver"),
-            (b"accept", b"text/event-stream"),
-            (b"content-type", MULTIPART_CONTENT.encode()),
-            (b"content-length", str(len(body)).encode()),
-            (b"cookie", f"{settings.SESSION_COOKIE_NAME}={session}; csrftoken={token}".encode()),
-        ],
-        "client": ("127.0.0.1", 40000),
-        "server": ("testserver", 80),
-    }
-    exchange = Exchange()
-    delivered = False
-
-    async def receive() -> dict:
-        nonlocal delivered
-        if not delivered:
-            delivered = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        await asyncio.Event().wait()  # the client stays until the handler is done
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict) -> None:
-        if message["type"] == "http.response.start":
-            exchange.status = message["status"]
-            exchange.headers = {k.decode().lower(): v.decode() for k, v in message["headers"]}
-        elif message["type"] == "http.response.body":
-            exchange.body += message.get("body", b"")
-
-    await ASGIHandler()(scope, receive, send)
-    await sync_to_async(connections.close_all)()
-    return exchange
+    return await post_stream(user, data, path=path, accept="text/event-stream")
 
 
 @sync_to_async
