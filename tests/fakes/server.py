@@ -15,7 +15,7 @@ import socket
 import sys
 import threading
 import time
-from typing import Any
+from typing import Any, Self
 
 import orjson
 import uvicorn
@@ -73,17 +73,16 @@ async def _watch_disconnect(receive: Any, gone: asyncio.Event) -> None:
     gone.set()
 
 
-class FakeServer:
-    """A FakeApp served by uvicorn in a background thread on a free port of 127.0.0.1."""
+class ThreadedServer:
+    """An ASGI app served by uvicorn in a background thread on a free port of 127.0.0.1."""
 
-    def __init__(self, state: FakeState, port: int = 0) -> None:
-        self.state = state
+    def __init__(self, app: Any, port: int = 0) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", port))
         self.port = self.sock.getsockname()[1]
         config = uvicorn.Config(
-            FakeApp(state),
+            app,
             log_level="critical",
             access_log=False,
             lifespan="off",
@@ -94,6 +93,28 @@ class FakeServer:
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
         )
+
+    def start(self) -> Self:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError(f"{type(self).__name__} did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=5)
+        self.sock.close()
+
+
+class FakeServer(ThreadedServer):
+    """A FakeApp served in a background thread."""
+
+    def __init__(self, state: FakeState, port: int = 0) -> None:
+        self.state = state
+        super().__init__(FakeApp(state), port)
 
     @property
     def url(self) -> str:
@@ -107,20 +128,6 @@ class FakeServer:
 
         fields = {"url": self.url, "kind": self.state.kind, "timeout": TEST_TIMEOUT}
         return Endpoint(**(fields | changes))
-
-    def start(self) -> FakeServer:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("fake LLM server did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=5)
-        self.sock.close()
 
 
 def main() -> None:
