@@ -212,22 +212,26 @@ async def _events(request: HttpRequest, turn: services.Turn, meta: bytes) -> Asy
 
 @login_required
 @require_POST
-async def ask_stream(request: HttpRequest) -> HttpResponse:
+def ask_stream(request: HttpRequest) -> HttpResponse:
     """The same form as POST /ask/, answered as server-sent events: `meta` (conversation_id,
     question_id, title, question_html), `delta` ({text}) as the answer arrives, then `done`
     (the answer's metadata and html) or `error` ({message, id, html}). A form that does not
     validate gets 400 with {"errors": {field: [messages]}}, a user over a limit 429 with
-    `Retry-After` and {"message", "kind", "retry_after"}; neither calls the model."""
-    prepared = await sync_to_async(_prepare)(request)
+    `Retry-After` and {"message", "kind", "retry_after"}; neither calls the model.
+
+    A synchronous view on purpose: the start (form, limits, the question saved, the meta event)
+    runs in the request's thread with the middleware chain, with no hop to the event loop and
+    back; the answer then streams on the loop (`_events` is an async generator).
+    """
+    prepared = _prepare(request)
     if isinstance(prepared, dict):
         return JsonResponse({"errors": prepared}, status=400)
     if isinstance(prepared, limits.Refusal):
-        usage = await sync_to_async(limits.usage)(request.user)
         body = {
             "message": prepared.message,
             "kind": prepared.kind,
             "retry_after": prepared.retry_after,
-            "usage": usage.summary,
+            "usage": limits.usage(request.user).summary,
         }
         response = JsonResponse(body, status=429)
         response["Retry-After"] = str(prepared.retry_after)
