@@ -444,7 +444,9 @@ def _sse_event(event: bytes, now: float, result: dict[str, Any]) -> None:
             name = line[6:].strip()
         elif line.startswith(b"data:"):
             data += line[5:].strip()
-    if name == b"delta":
+    if name == b"meta":
+        result["meta"] = now
+    elif name == b"delta":
         result["deltas"].append((now, len(TOKEN.findall(orjson.loads(data)["text"]))))
     elif name == b"done":
         result["done"] = True
