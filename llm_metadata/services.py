@@ -101,13 +101,19 @@ def title_for(question: str) -> str:
     return cut + "…"
 
 
-def conversation_for(user: AbstractBaseUser, conversation_id: Any) -> Conversation | None:
-    """The user's conversation with this id, or None (unknown, deleted, malformed or another's)."""
+def conversation_for(
+    user: AbstractBaseUser, conversation_id: Any, *, to_show: bool = False
+) -> Conversation | None:
+    """The user's conversation with this id, or None (unknown, deleted, malformed or another's);
+    `to_show`: with `has_versions`, for a page that shows its messages."""
     try:
         pk = uuid.UUID(str(conversation_id))
     except (TypeError, ValueError):
         return None
-    return Conversation.objects.for_user(user).filter(pk=pk).first()
+    conversations = Conversation.objects.for_user(user)
+    if to_show:
+        conversations = conversations.with_versions_flag()
+    return conversations.filter(pk=pk).first()
 
 
 REPLAY_COLUMNS = ("id", "role", "content", "status", "attachment_name", "attachment_text")

@@ -45,13 +45,16 @@ def _conversation_from_request(request: HttpRequest, form: ChatForm | None) -> C
     wanted = request.GET.get("c") if form is None else request.POST.get("conversation")
     if wanted == "":
         return None
+    to_show = form is None  # a GET shows the conversation's messages
     if wanted is not None:
-        conversation = services.conversation_for(request.user, wanted)
+        conversation = services.conversation_for(request.user, wanted, to_show=to_show)
         if conversation is None:
             raise Http404("No such conversation.")
         _remember(request, conversation)
         return conversation
-    conversation = services.conversation_for(request.user, request.session.get(SESSION_KEY))
+    conversation = services.conversation_for(
+        request.user, request.session.get(SESSION_KEY), to_show=to_show
+    )
     if conversation is None:
         request.session.pop(SESSION_KEY, None)
     return conversation
