@@ -102,17 +102,20 @@ def title_for(question: str) -> str:
 
 
 def conversation_for(
-    user: AbstractBaseUser, conversation_id: Any, *, to_show: bool = False
+    user: AbstractBaseUser, conversation_id: Any, *, for_page: bool = False
 ) -> Conversation | None:
     """The user's conversation with this id, or None (unknown, deleted, malformed or another's);
-    `to_show`: with `has_versions`, for a page that shows its messages."""
+    `for_page`: with what the chat page needs to skip queries, `has_versions` and
+    `owner_limited` (`limits.usage_to_show`)."""
     try:
         pk = uuid.UUID(str(conversation_id))
     except (TypeError, ValueError):
         return None
     conversations = Conversation.objects.for_user(user)
-    if to_show:
-        conversations = conversations.with_versions_flag()
+    if for_page:
+        conversations = conversations.with_versions_flag().annotate(
+            owner_limited=limits.owner_limited()
+        )
     return conversations.filter(pk=pk).first()
 
 

@@ -290,8 +290,9 @@ def test_its_queries_do_not_grow_with_the_conversation(
     for i in range(150):
         make_turn(conversation, f"Question {i}", f"Answer **{i}**", model_name="fake-small")
     alice_client.get(ASK)  # the endpoint's model list, now in the shared cache
-    # 11th: limits and tokens used; no versions query: the conversation has none
-    with django_assert_max_num_queries(11):
+    # The session is written (it now opens this conversation); no limits query (no limit
+    # applies) and no versions query (the conversation has none).
+    with django_assert_max_num_queries(10):
         response = alice_client.get(ASK, {"c": str(conversation.pk)})
     html = response.content.decode()
     # The newest 50 messages (turns 125 to 149) in order; the rest are on the conversation's page.
