@@ -160,10 +160,14 @@ def group_by_day(conversations: Iterable[Conversation]) -> list[DayGroup]:
 
 
 def conversation_to_show(user: User) -> QuerySet[Conversation]:
-    """The user's conversations as the conversation page reads one: with `has_versions` and
-    its comparison column (the page's note), in one query."""
+    """The user's conversations as the conversation page reads one, in one query: with
+    `has_versions`, its comparison column (the page's note) and its share link (the share box;
+    not the snapshot's messages)."""
     return (
-        Conversation.objects.for_user(user).with_versions_flag().select_related("comparison_column")
+        Conversation.objects.for_user(user)
+        .with_versions_flag()
+        .select_related("comparison_column", "share_link")
+        .defer("share_link__messages")
     )
 
 

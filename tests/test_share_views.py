@@ -208,8 +208,11 @@ def test_the_conversation_page_offers_the_form_with_defaults(
     assert 'name="usage" class="form-check-input" id="id_usage">' in text
     assert "Revoke the link" not in text
     alice_client.post(share_url(conversation), {"usage": "on"})
-    text = alice_client.get(url).text
+    alice_client.get(url)  # the success message, shown once
+    with django_assert_max_num_queries(6):  # the link comes with the conversation
+        text = alice_client.get(url).text
     assert 'name="usage" class="form-check-input" id="id_usage" checked' in text
+    assert f'id="share-url" href="http://testserver{public_url(ShareLink.objects.get())}"' in text
     assert "Revoke the link" in text
 
 
