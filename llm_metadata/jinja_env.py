@@ -62,6 +62,8 @@ def _formats() -> dict[str, Any]:
 
 def _finalize(value: Any) -> Any:
     """Numbers printed as Django templates print them (localized)."""
+    if type(value) is str:  # most of what the partials print: no isinstance checks
+        return value
     if type(value) in (int, float) and _formats()["plain_numbers"]:
         text = repr(value)
         if "e" not in text and "n" not in text:  # not 1e-05, inf or nan: Django's own text
