@@ -178,7 +178,8 @@ def usage_to_show(user: Any, conversation: Conversation | None) -> Usage | None:
 def owner_limited() -> RawSQL:
     """An annotation for a query of conversations: whether their owner has limits of their own
     or a group's (then a budget may apply whatever the settings say). Only quoted table and
-    column names are formatted into the SQL."""
+    column names are formatted into the SQL, which names the conversations' table (as
+    `ConversationQuerySet.with_versions_flag` does)."""
     quote = connection.ops.quote_name
     own, group = quote(UserLimit._meta.db_table), quote(GroupLimit._meta.db_table)
     through = get_user_model().groups.through._meta

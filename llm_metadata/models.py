@@ -32,8 +32,9 @@ class ConversationQuerySet(models.QuerySet["Conversation"]):
         """Each with `has_versions`: whether any of its messages is off the active path. Without
         one, no message has a version, and a page skips the query for them (`branches`).
 
-        Raw SQL (quoted names only): Exists() over a queryset cost 1,100 Python calls to build
-        and compile, a third of the query it saves."""
+        Raw SQL (quoted names only; it names the conversations' table, so the query must read
+        it unaliased, as a queryset of conversations does): Exists() over a queryset cost 1,100
+        Python calls to build and compile, a third of the query it saves."""
         quote = connection.ops.quote_name
         message, conversation = (quote(m._meta.db_table) for m in (Message, Conversation))
         off_path = (
