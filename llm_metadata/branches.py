@@ -79,11 +79,17 @@ def activate(message: Message) -> list[int]:
     return path
 
 
-def attach_versions(messages: Iterable[Message]) -> list[Message]:
+def attach_versions(messages: Iterable[Message], *, any_versions: bool = True) -> list[Message]:
     """The (active) messages, each with `versions`: its siblings and itself, oldest first, or
     [] when it has none; `version_number` is its place among them. One query for all the
-    messages; the other versions are full rows (the version table shows their metadata)."""
+    messages, none when the caller knows that the conversation has no versions
+    (`any_versions=False`, from `Conversation.has_versions`); the other versions are full rows
+    (the version table shows their metadata)."""
     rows = list(messages)
+    if not any_versions:
+        for message in rows:
+            message.versions, message.version_number = [], 1
+        return rows
     if not rows:
         return rows
     parents = {m.parent_id for m in rows if m.parent_id is not None}

@@ -23,12 +23,14 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
+from django.db.models import BooleanField
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from . import counters
 from .limits_models import GroupLimit, UserLimit
 from .llm import estimate_tokens, message_tokens
-from .models import Counter, Message
+from .models import Conversation, Counter, Message
 
 KINDS = ("rate", "day", "month")
 _UNLIMITED = 2**62  # a group's 0 (no limit), so that MAX picks it as the most generous
@@ -161,6 +163,36 @@ def _over_budget(kind: str, budget: int, spent: int, end: dt.datetime, now: dt.d
 def usage(user: Any) -> Usage:
     """The user's limits in force and tokens used this local day and month (one query)."""
     return _read(user.pk, Periods.at(timezone.now(), timezone.get_current_timezone()))
+
+
+def usage_to_show(user: Any, conversation: Conversation | None) -> Usage | None:
+    """The chat page's use-against-budget figures (`usage`), or None without a query when no
+    token budget can apply to the user: none in the settings, and no limits of the user's own
+    or of their groups, as the conversation's query found (`owner_limited`)."""
+    in_settings = settings.TOKEN_BUDGET_PER_DAY or settings.TOKEN_BUDGET_PER_MONTH
+    if not in_settings and not getattr(conversation, "owner_limited", True):
+        return None
+    return usage(user)
+
+
+def owner_limited() -> RawSQL:
+    """An annotation for a query of conversations: whether their owner has limits of their own
+    or a group's (then a budget may apply whatever the settings say). Only quoted table and
+    column names are formatted into the SQL, which names the conversations' table (as
+    `ConversationQuerySet.with_versions_flag` does)."""
+    quote = connection.ops.quote_name
+    own, group = quote(UserLimit._meta.db_table), quote(GroupLimit._meta.db_table)
+    through = get_user_model().groups.through._meta
+    member = quote(through.db_table)
+    user_column = quote(through.get_field(get_user_model()._meta.model_name).column)
+    group_column = quote(through.get_field("group").column)
+    owner = f"{quote(Conversation._meta.db_table)}.{quote('owner_id')}"
+    sql = (
+        f"(EXISTS (SELECT 1 FROM {own} WHERE {own}.{quote('user_id')} = {owner}) OR EXISTS ("  # noqa: S608
+        f"SELECT 1 FROM {group} g JOIN {member} m ON m.{group_column} = g.{quote('group_id')} "
+        f"WHERE m.{user_column} = {owner}))"
+    )
+    return RawSQL(sql, (), BooleanField())  # noqa: S611 (no user input)
 
 
 def use_of(user_ids: list[Any]) -> dict[Any, tuple[int, int]]:

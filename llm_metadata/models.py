@@ -8,7 +8,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import models
+from django.db import connection, models
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
@@ -26,6 +27,22 @@ class ConversationQuerySet(models.QuerySet["Conversation"]):
         if not getattr(user, "is_authenticated", False):
             return self.none()
         return self.filter(owner=user)
+
+    def with_versions_flag(self) -> ConversationQuerySet:
+        """Each with `has_versions`: whether any of its messages is off the active path. Without
+        one, no message has a version, and a page skips the query for them (`branches`).
+
+        Raw SQL (quoted names only; it names the conversations' table, so the query must read
+        it unaliased, as a queryset of conversations does): Exists() over a queryset cost 1,100
+        Python calls to build and compile, a third of the query it saves."""
+        quote = connection.ops.quote_name
+        message, conversation = (quote(m._meta.db_table) for m in (Message, Conversation))
+        off_path = (
+            f"EXISTS (SELECT 1 FROM {message} WHERE {message}.{quote('conversation_id')} = "  # noqa: S608
+            f"{conversation}.{quote('id')} AND {message}.{quote('active')} = %s)"
+        )
+        flag = RawSQL(off_path, (False,), models.BooleanField())  # noqa: S611 (no user input)
+        return self.annotate(has_versions=flag)
 
 
 class Conversation(models.Model):

@@ -159,6 +159,18 @@ def group_by_day(conversations: Iterable[Conversation]) -> list[DayGroup]:
     return groups
 
 
+def conversation_to_show(user: User) -> QuerySet[Conversation]:
+    """The user's conversations as the conversation page reads one, in one query: with
+    `has_versions`, its comparison column (the page's note) and its share link (the share box;
+    not the snapshot's messages)."""
+    return (
+        Conversation.objects.for_user(user)
+        .with_versions_flag()
+        .select_related("comparison_column", "share_link")
+        .defer("share_link__messages")
+    )
+
+
 def conversation_messages(conversation: Conversation) -> QuerySet[Message]:
     """A conversation's active path in order (`branches`); `thread` completes a page of it.
 
@@ -186,10 +198,12 @@ def with_viewer_feedback(messages: Iterable[Message], user: User) -> list[Messag
     return rows
 
 
-def thread(messages: Iterable[Message], user: User) -> list[Message]:
+def thread(messages: Iterable[Message], user: User, conversation: Conversation) -> list[Message]:
     """Active-path messages ready to show: each with its versions and the user's feedback on
-    them and on every version (two queries, whatever the number of messages)."""
-    rows = branches.attach_versions(messages)
+    them and on every version (two queries, whatever the number of messages; one when the
+    conversation was read with `has_versions` and has none)."""
+    any_versions = getattr(conversation, "has_versions", True)
+    rows = branches.attach_versions(messages, any_versions=any_versions)
     with_viewer_feedback([*rows, *branches.version_rows(rows)], user)
     return rows
 
@@ -200,4 +214,4 @@ def latest_messages(
     """The newest `limit` messages of the active path in order, with their versions and the
     user's feedback, and whether older ones exist."""
     rows = list(conversation_messages(conversation).reverse()[: limit + 1])
-    return thread(rows[:limit][::-1], user), len(rows) > limit
+    return thread(rows[:limit][::-1], user, conversation), len(rows) > limit

@@ -101,13 +101,22 @@ def title_for(question: str) -> str:
     return cut + "…"
 
 
-def conversation_for(user: AbstractBaseUser, conversation_id: Any) -> Conversation | None:
-    """The user's conversation with this id, or None (unknown, deleted, malformed or another's)."""
+def conversation_for(
+    user: AbstractBaseUser, conversation_id: Any, *, for_page: bool = False
+) -> Conversation | None:
+    """The user's conversation with this id, or None (unknown, deleted, malformed or another's);
+    `for_page`: with what the chat page needs to skip queries, `has_versions` and
+    `owner_limited` (`limits.usage_to_show`)."""
     try:
         pk = uuid.UUID(str(conversation_id))
     except (TypeError, ValueError):
         return None
-    return Conversation.objects.for_user(user).filter(pk=pk).first()
+    conversations = Conversation.objects.for_user(user)
+    if for_page:
+        conversations = conversations.with_versions_flag().annotate(
+            owner_limited=limits.owner_limited()
+        )
+    return conversations.filter(pk=pk).first()
 
 
 REPLAY_COLUMNS = ("id", "role", "content", "status", "attachment_name", "attachment_text")

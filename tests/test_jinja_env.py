@@ -78,3 +78,53 @@ def test_urls_match_reverse_with_a_script_prefix() -> None:
 def test_infinity_and_nan_fall_back_to_django() -> None:
     for value in (math.inf, -math.inf, math.nan):
         assert _floatformat(value, 2) == defaultfilters.floatformat(value, 2)
+
+
+# The version table's row as the template printed it before `version_cells` (kept here to
+# hold the filter to it).
+_ROW_TEMPLATE = (
+    "{% set tps = v.tokens_per_second %}"
+    "{% set fb = v.viewer_feedback if v.viewer_feedback is defined else none %}"
+    '<td>{{ v.model_name or "—" }}</td>\n'
+    '      <td>t {{ v.temperature|default_if_none("—") }} · k {{ v.top_k|default_if_none("—") }}'
+    ' · p {{ v.top_p|default_if_none("—") }} · max {{ v.max_tokens|default_if_none("—") }}</td>\n'
+    '      <td>{{ v.prompt_tokens|default_if_none("—") }} + '
+    '{{ v.completion_tokens|default_if_none("—") }}</td>\n'
+    "      <td>{% if v.elapsed_time is none %}—{% else %}"
+    "{{ v.elapsed_time|floatformat(2) }} s{% endif %}</td>\n"
+    "      <td>{% if v.time_to_first_token is none %}—{% else %}"
+    "{{ v.time_to_first_token|floatformat(2) }} s{% endif %}</td>\n"
+    "      <td>{% if tps is none %}—{% else %}{{ tps|floatformat(1) }}{% endif %}</td>\n"
+    "      <td>{% if v.cost is none %}—{% else %}${{ v.cost }}{% endif %}</td>\n"
+    "      <td>{% if fb %}{% if fb.rating == 1 %}👍{% else %}👎{% endif %}"
+    "{% if fb.comment %} {{ fb.comment }}{% endif %}{% else %}—{% endif %}</td>"
+)
+
+
+@pytest.mark.parametrize("filled", [True, False])
+@pytest.mark.parametrize("feedback", [None, (1, ""), (-1, "so-so <b>\"bold\"</b> & 'quoted'")])
+def test_version_cells_print_what_the_template_printed(
+    filled: bool, feedback: tuple[int, str] | None
+) -> None:
+    from django.template import engines
+
+    from llm_metadata.models import Feedback, Message
+
+    env = engines["jinja2"].env
+    fields = {
+        "model_name": 'model <"x">',
+        "temperature": 0.7,
+        "top_k": 40,
+        "top_p": 0.95,
+        "max_tokens": 600,
+        "prompt_tokens": 1234,
+        "completion_tokens": 5678,
+        "elapsed_time": 2.675,
+        "time_to_first_token": 0.125,
+        "cost": Decimal("0.000120"),
+    }
+    version = Message(**fields) if filled else Message()
+    if feedback is not None:
+        version.viewer_feedback = Feedback(rating=feedback[0], comment=feedback[1])
+    expected = env.from_string(_ROW_TEMPLATE).render(v=version)
+    assert env.from_string("{{ v|version_cells }}").render(v=version) == expected

@@ -9,13 +9,13 @@ import zoneinfo
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from llm_metadata import counters, limits
-from llm_metadata.limits_models import UserLimit
+from llm_metadata.limits_models import GroupLimit, UserLimit
 from llm_metadata.models import Message
 from tests.test_chat_page import chat_bodies
 from tests.test_chat_page import form as page_form
@@ -155,3 +155,28 @@ class TestPlainForm:
         self, alice_client: Client, demo_endpoint
     ) -> None:
         assert 'id="token-usage"' not in alice_client.get(ASK).content.decode()
+
+    @pytest.mark.parametrize("whose", ["own", "group"])
+    def test_the_page_shows_use_against_an_override_without_budget_settings(
+        self, whose: str, alice: User, alice_client: Client, fake_openai
+    ) -> None:
+        alice_client.post(ASK, page_form())
+        spent = Message.objects.get(role="assistant").total_tokens
+        if whose == "own":
+            UserLimit.objects.create(user=alice, token_budget_per_day=50_000)
+        else:
+            group = Group.objects.create(name="interns")
+            GroupLimit.objects.create(group=group, token_budget_per_day=50_000)
+            alice.groups.add(group)
+        html = alice_client.get(ASK).content.decode()  # the conversation's page, its usage line
+        assert f"Tokens today: {spent} of 50,000" in html
+
+    def test_the_page_reads_no_use_without_any_limit(
+        self, alice_client: Client, demo_endpoint, django_assert_num_queries
+    ) -> None:
+        alice_client.post(ASK, page_form(model="demo"))
+        # session, user, profiles, the conversation, its messages, the feedback on them
+        with django_assert_num_queries(6) as captured:
+            html = alice_client.get(ASK).content.decode()
+        assert not [q for q in captured.captured_queries if "token_budget" in q["sql"]]
+        assert 'id="token-usage"' not in html

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from llm_metadata.models import Conversation, Message
+from llm_metadata.share_forms import PAGE_RENDERER, ShareForm
 from llm_metadata.share_models import ShareLink
 from tests.factories import make_conversation, make_turn
 
@@ -208,9 +209,24 @@ def test_the_conversation_page_offers_the_form_with_defaults(
     assert 'name="usage" class="form-check-input" id="id_usage">' in text
     assert "Revoke the link" not in text
     alice_client.post(share_url(conversation), {"usage": "on"})
-    text = alice_client.get(url).text
+    alice_client.get(url)  # the success message, shown once
+    with django_assert_max_num_queries(6):  # the link comes with the conversation
+        text = alice_client.get(url).text
     assert 'name="usage" class="form-check-input" id="id_usage" checked' in text
+    assert f'id="share-url" href="http://testserver{public_url(ShareLink.objects.get())}"' in text
     assert "Revoke the link" in text
+
+
+@pytest.mark.parametrize(
+    "initial", [{}, {"model": False, "usage": True, "expires": dt.date(2027, 1, 31)}]
+)
+def test_the_page_renderer_prints_the_shown_fields_as_the_template_language_does(
+    initial: dict,
+) -> None:
+    page, plain = ShareForm(initial=initial, renderer=PAGE_RENDERER), ShareForm(initial=initial)
+    for shown, expected in zip(page, plain, strict=True):
+        if shown.name != "secrets":  # the page leaves the scan's answer out
+            assert str(shown) == str(expected)
 
 
 def test_the_public_page_reads_the_snapshot_alone(

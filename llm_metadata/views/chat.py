@@ -45,13 +45,16 @@ def _conversation_from_request(request: HttpRequest, form: ChatForm | None) -> C
     wanted = request.GET.get("c") if form is None else request.POST.get("conversation")
     if wanted == "":
         return None
+    for_page = form is None  # a GET shows the conversation
     if wanted is not None:
-        conversation = services.conversation_for(request.user, wanted)
+        conversation = services.conversation_for(request.user, wanted, for_page=for_page)
         if conversation is None:
             raise Http404("No such conversation.")
         _remember(request, conversation)
         return conversation
-    conversation = services.conversation_for(request.user, request.session.get(SESSION_KEY))
+    conversation = services.conversation_for(
+        request.user, request.session.get(SESSION_KEY), for_page=for_page
+    )
     if conversation is None:
         request.session.pop(SESSION_KEY, None)
     return conversation
@@ -101,7 +104,7 @@ def _render_page(
         "accept": ACCEPT,
         "accept_label": LABEL,
         "max_upload_mb": settings.MAX_UPLOAD_MB,
-        "usage": limits.usage(request.user),
+        "usage": limits.usage_to_show(request.user, conversation),
     }
     return render(request, "llm_metadata/ask.html", context, status=status)
 

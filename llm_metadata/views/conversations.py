@@ -53,10 +53,10 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def conversation_detail(request: HttpRequest, pk: UUID) -> HttpResponse:
     """Every message of one conversation in order, with all its metadata, a page at a time."""
-    conversation = _get_conversation_for_user(request, pk)
+    conversation = get_object_or_404(selectors.conversation_to_show(request.user), pk=pk)
     messages_in_order = selectors.conversation_messages(conversation)
     page = Paginator(messages_in_order, MESSAGES_PAGE_SIZE).get_page(request.GET.get("page"))
-    page.object_list = selectors.thread(page.object_list, request.user)
+    page.object_list = selectors.thread(page.object_list, request.user, conversation)
     store_stale_html(page.object_list)
     context = {"conversation": conversation, "page": page, **share_box(request, conversation)}
     return render(request, "llm_metadata/conversation_detail.html", context)

@@ -29,8 +29,12 @@ def _get_conversation_for_user(request: HttpRequest, pk: UUID) -> Conversation:
 
 
 def share_box(request: HttpRequest, conversation: Conversation) -> dict[str, Any]:
-    """The conversation page's share box: its link (one query), its address, the form."""
-    link = ShareLink.objects.filter(conversation=conversation).defer("messages").first()
+    """The conversation page's share box: its link (read with the conversation by
+    `selectors.conversation_to_show`, else one query), its address, the form."""
+    try:
+        link = conversation.share_link
+    except ShareLink.DoesNotExist:
+        link = None
     url = link and request.build_absolute_uri(
         reverse("llm_metadata:shared-conversation", args=[link.token])
     )
