@@ -42,6 +42,7 @@ def endpoint() -> llm.Endpoint:
         key=settings.API_KEY,
         timeout=settings.API_TIMEOUT,
         max_duration=settings.API_MAX_DURATION,
+        max_connections=settings.API_MAX_CONNECTIONS,
     )
 
 

@@ -110,6 +110,11 @@ class ChatForm(forms.Form):
         self.offered = offered  # the choices, and the page's model options
         self.fields["model"].choices = [(model.name, model.label) for model in offered]
 
+    def chosen_profile(self) -> ModelProfile | None:
+        """The profile of the model a valid form chose (already read with the choices)."""
+        name = self.cleaned_data.get("model")
+        return next((model.profile for model in self.offered if model.name == name), None)
+
     def sliders(self) -> list[forms.BoundField]:
         """The sampling parameters, shown as sliders."""
         return [self[name] for name in RANGES]

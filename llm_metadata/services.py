@@ -74,6 +74,7 @@ class Ask:
     attachment: Attachment | None = None
     source: str = Message.Source.CHAT
     edit_of: Message | None = None  # a question this one is a new version of (edit and resend)
+    profile: ModelProfile | None = None  # the model's profile when the caller has read it
 
 
 @dataclass
@@ -214,7 +215,7 @@ def start_turn(*, ask: Ask) -> Turn:
             branches.activate(asked)
     if attachment:
         files.append((attachment.name, attachment.text))
-    return build_turn(conversation, asked, history, files, ask.model, params)
+    return build_turn(conversation, asked, history, files, ask.model, params, profile=ask.profile)
 
 
 def build_turn(
@@ -225,9 +226,10 @@ def build_turn(
     model: str,
     params: dict[str, Any],
     new_version: bool = False,
+    profile: ModelProfile | None = None,
 ) -> Turn:
     """The call for a saved question: history and files fitted to the model's context."""
-    profile = catalog.profile_for(model)
+    profile = profile or catalog.profile_for(model)
     fitted = llm.fit_messages(
         system_prompt=conversation.system_prompt,
         history=history,

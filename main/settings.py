@@ -364,6 +364,8 @@ API_KIND = env_choice("API_KIND", "openai", ("openai", "ollama"))
 API_MODELS = env_list("API_MODELS")
 API_TIMEOUT = env_float("API_TIMEOUT", 120.0)  # per read: the first byte, each stall after it
 API_MAX_DURATION = env_float("API_MAX_DURATION", 600.0)  # one whole answer
+# Calls open at once to the endpoint from each worker (streams past it wait for a connection).
+API_MAX_CONNECTIONS = env_int("API_MAX_CONNECTIONS", 1000, minimum=1)
 # Stream starts let into each worker at a time (llm_metadata/start_gate.py; 0 = no gate): a
 # burst of chats queues on the event loop instead of as hundreds of request threads.
 STREAM_STARTS_AT_ONCE = env_int("STREAM_STARTS_AT_ONCE", 4)

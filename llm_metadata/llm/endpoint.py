@@ -15,8 +15,10 @@ class Endpoint:
     """An LLM endpoint: base URL (empty: the offline demo model), wire protocol, key, time limits.
 
     `timeout` bounds the wait for the first byte and every stall between chunks; `max_duration`
-    bounds a whole answer. Credentials in the URL (`https://user:pass@host/v1`, `?key=...`) are
-    sent (as basic auth, as query parameters) but never shown: see `display_url` and `redact`.
+    bounds a whole answer; `max_connections` the calls open at once from one worker (more wait
+    for a connection, within `timeout`). Credentials in the URL (`https://user:pass@host/v1`,
+    `?key=...`) are sent (as basic auth, as query parameters) but never shown: see `display_url`
+    and `redact`.
     """
 
     url: str = ""
@@ -24,6 +26,7 @@ class Endpoint:
     key: str = ""
     timeout: float = 120.0
     max_duration: float = 600.0
+    max_connections: int = 1000
     # Derived from `url` once: where requests go, and what must never be shown.
     base_url: str = field(init=False, compare=False)
     auth: tuple[str, str] | None = field(init=False, compare=False)

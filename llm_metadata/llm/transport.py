@@ -85,7 +85,9 @@ def get_client(endpoint: Endpoint) -> httpx.AsyncClient:
             params=endpoint.params,
             headers=endpoint_headers(endpoint),
             timeout=timeout(endpoint),
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            limits=httpx.Limits(
+                max_connections=endpoint.max_connections, max_keepalive_connections=50
+            ),
             verify=ssl_context(),
         )
     return client

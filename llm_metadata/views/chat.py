@@ -79,6 +79,7 @@ def _ask(request: HttpRequest, form: ChatForm, conversation: Conversation | None
         max_tokens=data["max_tokens"],
         system_prompt=data["system_prompt"] if conversation is None else "",
         attachment=data["file_upload"],
+        profile=form.chosen_profile(),
     )
 
 
