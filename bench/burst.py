@@ -26,6 +26,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common
+import sse_client
 
 GOALS = {"p99_ttft_s": 3.0, "p99_added_ms": 100.0, "errors": 0}
 BURST_DELAY_MS = 100.0  # the fake's pace in the burst: 10 tokens a second
@@ -50,37 +51,41 @@ def app_rss_mb(stack: common.Stack) -> float:
     return total / 1e6
 
 
-async def _scheduled(client: Any, question: str, at: float) -> dict[str, Any]:
+async def _scheduled(base_url: str, request: bytes, at: float, timeout: float) -> dict[str, Any]:
     await asyncio.sleep(max(0.0, at - time.perf_counter()))
-    result = await common.stream_chat(client, question)
+    result = await sse_client.stream_chat(base_url, request, timeout)
     result["scheduled"] = at
     return result
 
 
+def _requests(stack: common.Stack, keys: list[str], label: str) -> list[bytes]:
+    """Every stream's request, built before the clock starts."""
+    return [
+        sse_client.build_request(stack.base_url, key, f"{label} question {i}?")
+        for i, key in enumerate(keys)
+    ]
+
+
 async def burst(stack: common.Stack, keys: list[str], spread: float, tokens: int) -> dict:
-    transport = common.shared_transport(len(keys) + 10)
-    try:
-        clients = [common.client_for(stack.base_url, key, transport, 180) for key in keys]
-        before = stack.cpu_seconds()
-        rss_before = app_rss_mb(stack)
-        start = time.perf_counter() + 0.2
-        step = spread / len(keys)
-        done = await asyncio.gather(
-            *(
-                _scheduled(c, f"Burst question {i}?", start + i * step)
-                for i, c in enumerate(clients)
-            )
+    requests = _requests(stack, keys, "Burst")
+    before, client_before = stack.cpu_seconds(), time.process_time()
+    start = time.perf_counter() + 0.2
+    step = spread / len(keys)
+    timeout = 60 + tokens * BURST_DELAY_MS / 1000 * 3
+    done = await asyncio.gather(
+        *(
+            _scheduled(stack.base_url, request, start + i * step, timeout)
+            for i, request in enumerate(requests)
         )
-        wall = time.perf_counter() - start
-        after = stack.cpu_seconds()
-    finally:
-        await transport.aclose()
+    )
+    wall = time.perf_counter() - start
+    after = stack.cpu_seconds()
     return {
         **summarise(done, tokens, BURST_DELAY_MS),
         "wall_s": wall,
         "app_cpu_s": after["app"] - before["app"],
         "fake_cpu_s": after["fake"] - before["fake"],
-        "rss_before_mb": rss_before,
+        "client_cpu_s": time.process_time() - client_before,
     }
 
 
@@ -118,30 +123,27 @@ def summarise(done: list[dict], tokens: int, delay_ms: float) -> dict:
 
 async def hold(stack: common.Stack, keys: list[str], spread: float, tokens: int) -> dict:
     """Open len(keys) streams, wait for each one's first token, read the app's memory."""
-    transport = common.shared_transport(len(keys) + 10)
+    requests = _requests(stack, keys, "Held")
     idle = app_rss_mb(stack)
     peak = idle
-    try:
-        clients = [common.client_for(stack.base_url, key, transport, 600) for key in keys]
-        start = time.perf_counter() + 0.2
-        step = spread / len(keys)
-        tasks = [
-            asyncio.create_task(_scheduled(c, f"Held question {i}?", start + i * step))
-            for i, c in enumerate(clients)
-        ]
-        waiting = asyncio.gather(*tasks)
-        # Sample while the streams open; after the last start, every stream is open (a stream
-        # that ended early shows as an error or an incomplete answer in the summary).
-        while not waiting.done():
-            await asyncio.sleep(0.5)
-            peak = max(peak, app_rss_mb(stack))
-            if time.perf_counter() > start + spread + 3 * HOLD_DELAY_MS / 1000:
-                break
-        held = app_rss_mb(stack)
-        peak = max(peak, held)
-        done = await waiting
-    finally:
-        await transport.aclose()
+    start = time.perf_counter() + 0.2
+    step = spread / len(keys)
+    timeout = spread + tokens * HOLD_DELAY_MS / 1000 * 3 + 60
+    tasks = [
+        asyncio.create_task(_scheduled(stack.base_url, request, start + i * step, timeout))
+        for i, request in enumerate(requests)
+    ]
+    waiting = asyncio.gather(*tasks)
+    # Sample while the streams open; after the last start, every stream is open (a stream that
+    # ended early shows as an error or an incomplete answer in the summary).
+    while not waiting.done():
+        await asyncio.sleep(0.5)
+        peak = max(peak, app_rss_mb(stack))
+        if time.perf_counter() > start + spread + 3 * HOLD_DELAY_MS / 1000:
+            break
+    held = app_rss_mb(stack)
+    peak = max(peak, held)
+    done = await waiting
     return {
         **summarise(done, tokens, HOLD_DELAY_MS),
         "idle_rss_mb": idle,
@@ -175,6 +177,7 @@ def run(db: str, n: int, spread: float, tokens: int, hold_n: int, hold_spread: f
                     "added p99 ms",
                     "app CPU s",
                     "fake CPU s",
+                    "client CPU s",
                     "wall s",
                 ],
                 [
@@ -188,6 +191,7 @@ def run(db: str, n: int, spread: float, tokens: int, hold_n: int, hold_spread: f
                         row["p99_added_ms"],
                         row["app_cpu_s"],
                         row["fake_cpu_s"],
+                        row["client_cpu_s"],
                         row["wall_s"],
                     ]
                 ],

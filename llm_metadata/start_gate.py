@@ -10,7 +10,10 @@ first as late as the last) and the tokens of answers already streaming stall.
 `StartGate` (main/asgi.py) lets STREAM_STARTS_AT_ONCE of them run at a time per worker and
 queues the rest, in arrival order, as waiting coroutines that cost nothing. A start leaves the
 gate as soon as its response starts (or fails), so the gate never holds a stream, only its start;
-every other request passes straight through.
+every other request passes straight through. It is off (0) by default: in bench/burst.py a gate
+of 4 cut the added delay between tokens of running streams but made the last starts of a burst
+later, since a start waits on the database with the CPU free for others (README, "Capacity
+under a burst").
 """
 
 from __future__ import annotations
