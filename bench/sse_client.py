@@ -92,6 +92,7 @@ async def stream_chat(base_url: str, request: bytes, timeout: float = 120) -> di
             lambda: _Stream(result, finished), parts.hostname, parts.port
         )
         transport.write(request)
+        result["sent"] = time.perf_counter()
         await asyncio.wait_for(finished, timeout)
     except (OSError, TimeoutError) as exc:
         result["error"] = f"{type(exc).__name__}: {exc}"

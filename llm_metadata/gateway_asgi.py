@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.handlers.asgi import ASGIHandler
+
+from .request_threads import ThreadReusingASGIHandler
 
 PREFIX = "/v1/"
 KEPT = (
@@ -22,8 +23,8 @@ KEPT = (
 )
 
 
-class GatewayHandler(ASGIHandler):
-    """Django's ASGI handler with the middleware chain cut down to KEPT."""
+class GatewayHandler(ThreadReusingASGIHandler):
+    """Django's ASGI handler (request threads reused) with the middleware chain cut to KEPT."""
 
     def load_middleware(self, is_async: bool = False) -> None:
         site = settings.MIDDLEWARE

@@ -367,10 +367,8 @@ API_MAX_DURATION = env_float("API_MAX_DURATION", 600.0)  # one whole answer
 # Calls open at once to the endpoint from each worker (streams past it wait for a connection).
 API_MAX_CONNECTIONS = env_int("API_MAX_CONNECTIONS", 1000, minimum=1)
 # Stream starts let into each worker at a time (llm_metadata/start_gate.py; 0 = no gate): a
-# burst of chats then queues on the event loop instead of as hundreds of request threads. Off by
-# default: measured (bench/burst.py), a gate of 4 smooths the streams already running but makes
-# the last starts of a burst later (README, "Capacity under a burst").
-STREAM_STARTS_AT_ONCE = env_int("STREAM_STARTS_AT_ONCE", 0)
+# burst of chats queues on the event loop instead of as hundreds of request threads.
+STREAM_STARTS_AT_ONCE = env_int("STREAM_STARTS_AT_ONCE", 8)
 
 # --- Limits per user (llm_metadata/limits.py) --------------------------------------------------
 
