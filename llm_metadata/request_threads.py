@@ -17,12 +17,13 @@ one thread, as Django's thread-sensitive mode requires; a thread still busy when
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from typing import Any
 
 import django
-from asgiref.sync import ThreadSensitiveContext
+from asgiref.sync import SyncToAsync, ThreadSensitiveContext
 from django.core.handlers.asgi import ASGIHandler
 
 KEEP_IDLE = 64  # idle threads a worker keeps for the next requests
@@ -84,12 +85,30 @@ class ThreadReusingASGIHandler(ASGIHandler):
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
-        thread = self.threads.lend()
-        try:
-            async with ThreadSensitiveContext(executor=thread):
-                await self.handle(scope, receive, send)
-        finally:
-            self.threads.give_back(thread)
+        async with lent_thread(self.threads):
+            await self.handle(scope, receive, send)
+
+
+@asynccontextmanager
+async def lent_thread(threads: RequestThreads) -> AsyncIterator[RequestThread]:
+    """A thread from `threads` for the thread-sensitive calls made inside the block.
+
+    The thread is taken off the block's context before the context exits, so asgiref does not
+    shut it down, and given back. A task that outlives the block (a stream's shielded ending)
+    then gets a thread of its own from asgiref, as without this handler; a context given its
+    executor through `ThreadSensitiveContext(executor=...)` would refuse its calls instead.
+    """
+    thread = threads.lend()
+    context = ThreadSensitiveContext()
+    try:
+        async with context:
+            SyncToAsync.context_to_thread_executor[context] = thread
+            try:
+                yield thread
+            finally:
+                SyncToAsync.context_to_thread_executor.pop(context, None)
+    finally:
+        threads.give_back(thread)
 
 
 def get_asgi_application() -> ThreadReusingASGIHandler:

@@ -7,6 +7,7 @@ test can hang up mid-answer the way a browser's Stop button does.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import secrets
 import string
@@ -20,13 +21,14 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.contrib.sessions.backends.db import SessionStore
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.handlers.asgi import ASGIHandler
 from django.db import connections
 from django.test import Client
 from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from django.urls import reverse
 
+from llm_metadata import services
 from llm_metadata.models import Conversation, Message
+from llm_metadata.request_threads import ThreadReusingASGIHandler
 from llm_metadata.streaming import coalesce
 from tests.factories import make_conversation
 
@@ -135,7 +137,7 @@ async def post(
             if hang_up_when is not None and hang_up_when(bytes(exchange.body)):
                 gone.set()
 
-    await ASGIHandler()(scope, receive, send)
+    await ThreadReusingASGIHandler()(scope, receive, send)  # the app's handler (main/asgi.py)
     await sync_to_async(connections.close_all)()  # the request thread's connection
     return exchange
 
@@ -245,6 +247,39 @@ async def test_it_stores_a_cancelled_answer_when_the_client_hangs_up(
             break
         await asyncio.sleep(0.02)
     assert fake_openai.state.disconnects == 1
+
+
+async def test_an_answer_stored_after_its_request_has_ended_is_kept(
+    alice: User, fake_openai, monkeypatch
+) -> None:
+    """The shielded ending can outlive its request (the request task cancelled again while it
+    waits for the store, as a server shutting down does): its store still runs, after the
+    request's thread has gone back to the pool."""
+    fake_openai.state.tokens = 400
+    fake_openai.state.delay = 0.02
+    store = services.astore_answer
+    storing, request_over = asyncio.Event(), asyncio.Event()
+
+    async def store_after_the_request(**kwargs: Any) -> Message:
+        storing.set()
+        await request_over.wait()
+        return await store(**kwargs)
+
+    monkeypatch.setattr(services, "astore_answer", store_after_the_request)
+    request = asyncio.create_task(
+        post(alice, form(), hang_up_when=lambda body: b"event: delta" in body)
+    )
+    await asyncio.wait_for(storing.wait(), timeout=10)
+    request.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await request
+    request_over.set()
+    for _ in range(200):
+        if await Message.objects.filter(role="assistant").aexists():
+            break
+        await asyncio.sleep(0.02)
+    _, answered = await messages()
+    assert answered.status == "cancelled" and answered.content
 
 
 async def test_it_relays_two_answers_at_once_on_one_event_loop(

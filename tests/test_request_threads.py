@@ -7,9 +7,14 @@ import threading
 from typing import Any
 
 import pytest
-from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from asgiref.sync import sync_to_async
 
-from llm_metadata.request_threads import RequestThread, RequestThreads, ThreadReusingASGIHandler
+from llm_metadata.request_threads import (
+    RequestThread,
+    RequestThreads,
+    ThreadReusingASGIHandler,
+    lent_thread,
+)
 
 
 def current_thread_id() -> int:
@@ -18,12 +23,8 @@ def current_thread_id() -> int:
 
 async def run_request(threads: RequestThreads, work: Any) -> Any:
     """What the handler does around one request: lend, run thread-sensitive work, give back."""
-    thread = threads.lend()
-    try:
-        async with ThreadSensitiveContext(executor=thread):
-            return await work()
-    finally:
-        threads.give_back(thread)
+    async with lent_thread(threads):
+        return await work()
 
 
 async def test_requests_one_after_another_run_in_the_same_kept_thread() -> None:
