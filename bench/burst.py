@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import sys
 import time
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -91,19 +90,9 @@ async def burst(stack: common.Stack, keys: list[str], spread: float, tokens: int
 
 def summarise(done: list[dict], tokens: int, delay_ms: float) -> dict:
     delay = delay_ms / 1000
-    gaps, ttft, meta, errors, completed = [], [], [], {}, 0
-    for stream in done:
-        if stream["error"]:
-            kind = stream["error"][:80]
-            errors[kind] = errors.get(kind, 0) + 1
-        if stream["done"] and sum(n for _, n in stream["deltas"]) == tokens:
-            completed += 1
-        if "meta" in stream:
-            meta.append(stream["meta"] - stream["scheduled"])
-        if stream["deltas"]:
-            ttft.append(stream["deltas"][0][0] - stream["scheduled"])
-            times = [t for t, _ in stream["deltas"]]
-            gaps += [(b - a - delay) * 1000 for a, b in pairwise(times)]
+    tally = common.tally_streams(done, tokens, delay, since="scheduled")
+    ttft, meta, gaps, errors = tally.ttft, tally.meta, tally.gaps_ms, tally.errors
+    completed = tally.completed
     return {
         "streams": len(done),
         "completed": completed,

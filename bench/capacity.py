@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import sys
 import time
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -67,18 +66,9 @@ async def level(stack: common.Stack, keys: list[str], observer_key: str, tokens:
 
 def summarise(done: list[dict], samples: list[dict], tokens: int, wall: float, cpu: float) -> dict:
     delay = DELAY_MS / 1000
-    gaps, ttft, errors = [], [], {}
-    completed = 0
-    for stream in done:
-        if stream["error"]:
-            errors[stream["error"][:80]] = errors.get(stream["error"][:80], 0) + 1
-        received = sum(n for _, n in stream["deltas"])
-        if stream["done"] and received == tokens:
-            completed += 1
-        if stream["deltas"]:
-            ttft.append((stream["deltas"][0][0] - stream["start"] - delay) * 1000)
-            times = [t for t, _ in stream["deltas"]]
-            gaps += [(b - a - delay) * 1000 for a, b in pairwise(times)]
+    tally = common.tally_streams(done, tokens, delay, since="start")
+    ttft = [(t - delay) * 1000 for t in tally.ttft]
+    gaps, errors, completed = tally.gaps_ms, tally.errors, tally.completed
     pages = [s["client_ms"] for s in samples if s.get("status") == 200]
     return {
         "streams": len(done),

@@ -27,6 +27,8 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -452,6 +454,37 @@ def _sse_event(event: bytes, now: float, result: dict[str, Any]) -> None:
         result["done"] = True
     elif name == b"error":
         result["error"] = orjson.loads(data).get("message", "error event")
+
+
+@dataclass
+class StreamTally:
+    """What a set of `stream_chat` results add up to; times in seconds from each stream's
+    `since` key (its start, or a burst's scheduled start)."""
+
+    completed: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    meta: list[float] = field(default_factory=list)  # to the meta event
+    ttft: list[float] = field(default_factory=list)  # to the first delta
+    gaps_ms: list[float] = field(default_factory=list)  # between deltas, less the fake's pace
+
+
+def tally_streams(done: Sequence[dict], tokens: int, delay: float, since: str) -> StreamTally:
+    """Errors by kind, streams complete (done, every token received), the times to the meta
+    event and the first delta, and the gaps between deltas beyond the fake's `delay` (s)."""
+    tally = StreamTally()
+    for stream in done:
+        if stream["error"]:
+            kind = stream["error"][:80]
+            tally.errors[kind] = tally.errors.get(kind, 0) + 1
+        if stream["done"] and sum(n for _, n in stream["deltas"]) == tokens:
+            tally.completed += 1
+        if "meta" in stream:
+            tally.meta.append(stream["meta"] - stream[since])
+        if stream["deltas"]:
+            tally.ttft.append(stream["deltas"][0][0] - stream[since])
+            times = [t for t, _ in stream["deltas"]]
+            tally.gaps_ms += [(b - a - delay) * 1000 for a, b in pairwise(times)]
+    return tally
 
 
 def run_async(coro: Any, timeout: float) -> Any:
